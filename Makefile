@@ -1,0 +1,44 @@
+# dae-theory: two commands set everything up on a fresh clone.
+#   make test      install (venv + package + data) and run the test suite
+#   make figures   install and produce every figure under figures/ (results under results/)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+RESULTS ?= results
+
+.PHONY: install data test figures clean
+
+install: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,data]'
+	touch $(STAMP)
+
+# Fashion-MNIST comes from Debian's offline package; nothing is downloaded at run time.
+data:
+	@if [ -f $(FMNIST) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing the Debian package dataset-fashion-mnist"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
+	    || { echo "error: apt-get could not install dataset-fashion-mnist" >&2; exit 1; }; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	else \
+	  echo "warning: Fashion-MNIST is missing ($(FMNIST)) and cannot be installed here without root."; \
+	  echo "         Run 'sudo apt-get install dataset-fashion-mnist'; tests that need it are skipped until then."; \
+	  if [ -n "$$CI" ]; then exit 1; fi; \
+	fi
+
+test: install
+	$(PY) -m pytest -q
+
+figures: install
+	$(PY) experiments/denoisers_on_mixture.py --out $(RESULTS)/denoisers_on_mixture
+	$(PY) experiments/plot_denoisers_on_mixture.py --results $(RESULTS)/denoisers_on_mixture --out figures
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

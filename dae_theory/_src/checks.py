@@ -1,0 +1,115 @@
+"""Argument checks, run on the host before anything is traced.
+
+Each check raises ``ValueError`` naming the argument and what was expected. Value checks
+(signs, finiteness) run only on concrete values; under a user's ``jax.jit`` they are skipped
+and shape checks still apply.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_concrete(x: Any) -> bool:
+  """True when ``x`` holds values (not a tracer inside jit/vmap/grad)."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+def as_array(name: str, x: Any) -> jax.Array | np.ndarray:
+  if isinstance(x, (jax.Array, np.ndarray)):
+    return x
+  try:
+    return np.asarray(x)
+  except Exception as err:  # pragma: no cover - numpy rarely refuses
+    raise ValueError(f"{name} must be array-like, got {type(x).__name__}") from err
+
+
+def check_array(name: str, x: Any, *, ndim: int | tuple[int, ...], floating: bool = True):
+  """Checks rank (and a floating dtype); returns ``x`` as an array."""
+  x = as_array(name, x)
+  ndims = (ndim,) if isinstance(ndim, int) else ndim
+  if x.ndim not in ndims:
+    want = " or ".join(str(n) for n in ndims)
+    raise ValueError(f"{name} must have rank {want}, got shape {tuple(x.shape)}")
+  if floating and not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+    raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+  return x
+
+
+def check_dim(name: str, x: Any, axis: int, size: int, what: str) -> None:
+  if x.shape[axis] != size:
+    raise ValueError(f"{name} must have {size} entries along axis {axis} ({what}), got shape {tuple(x.shape)}")
+
+
+def check_nonempty(name: str, x: Any, axis: int = 0) -> None:
+  if x.shape[axis] == 0:
+    raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+
+
+def check_finite(name: str, x: Any) -> None:
+  """Raises when a concrete array holds NaN or inf (one reduction on the array's device)."""
+  if not is_concrete(x) or x.size == 0:
+    return
+  if isinstance(x, np.ndarray):
+    ok = bool(np.isfinite(x).all()) if np.issubdtype(x.dtype, np.floating) else True
+  elif jnp.issubdtype(x.dtype, jnp.floating):
+    with jax.ensure_compile_time_eval():  # evaluate now, also while a caller is tracing
+      ok = bool(jnp.isfinite(x).all())
+  else:
+    ok = True
+  if not ok:
+    raise ValueError(f"{name} must be finite, but it holds NaN or inf")
+
+
+def check_scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False):
+  """Checks a real scalar; sign checks apply when it is concrete. Returns it unchanged."""
+  if isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name} must be a real number, got {value!r}")
+  if isinstance(value, numbers.Real):
+    v = float(value)
+  else:
+    arr = as_array(name, value)
+    if arr.ndim != 0:
+      raise ValueError(f"{name} must be a scalar, got shape {tuple(arr.shape)}")
+    if not is_concrete(arr):
+      return value
+    v = float(arr)
+  if not np.isfinite(v):
+    raise ValueError(f"{name} must be finite, got {v}")
+  if positive and not v > 0:
+    raise ValueError(f"{name} must be > 0, got {v}")
+  if nonnegative and not v >= 0:
+    raise ValueError(f"{name} must be >= 0, got {v}")
+  return value
+
+
+def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+  if value < minimum:
+    raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+  return int(value)
+
+
+def check_weights(name: str, weights: Any, n: int):
+  """Per-sample weights: shape (n,), finite, >= 0, not all zero (when concrete)."""
+  w = check_array(name, weights, ndim=1)
+  check_dim(name, w, 0, n, "one weight per training sample")
+  check_finite(name, w)
+  if is_concrete(w):
+    wn = np.asarray(w)
+    if (wn < 0).any():
+      raise ValueError(f"{name} must be >= 0 everywhere, got a minimum of {wn.min()}")
+    if not (wn > 0).any():
+      raise ValueError(f"{name} must have at least one positive entry; all {n} are zero")
+  return w
+
+
+def float_dtype(*arrays) -> np.dtype:
+  """The floating dtype the inputs promote to (float64 only when JAX's x64 mode is on)."""
+  return jax.dtypes.canonicalize_dtype(np.result_type(*(np.dtype(a.dtype) for a in arrays), np.float32))

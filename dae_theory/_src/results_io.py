@@ -1,0 +1,62 @@
+"""Atomic writes of results: a killed job leaves either the old file or the new one, never half."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _atomic_write(path: Path, write) -> Path:
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      write(f)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+  return path
+
+
+def _jsonable(obj: Any):
+  if isinstance(obj, dict):
+    return {str(k): _jsonable(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [_jsonable(v) for v in obj]
+  if isinstance(obj, (np.generic,)):
+    return obj.item()
+  if isinstance(obj, np.ndarray):
+    return obj.tolist()
+  if isinstance(obj, float) and not np.isfinite(obj):
+    return str(obj)
+  return obj
+
+
+def save_json(path, data: dict) -> Path:
+  """Writes ``data`` as indented JSON, atomically (NumPy values converted, inf as a string)."""
+  text = json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n"
+  return _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def load_json(path) -> dict:
+  return json.loads(Path(path).read_text())
+
+
+def save_npz(path, **arrays) -> Path:
+  """Writes arrays to an .npz file, atomically."""
+  return _atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+  with np.load(path) as data:
+    return {k: data[k] for k in data.files}

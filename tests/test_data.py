@@ -1,0 +1,139 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dae_theory as dt
+
+needs_fmnist = pytest.mark.skipif(not dt.fashion_mnist_available(),
+                                  reason="Debian package dataset-fashion-mnist not installed (make install)")
+
+
+@pytest.mark.parametrize("num, dim, cosine", [(3, 2, None), (6, 5, None), (6, 20, None), (4, 10, -0.2), (5, 5, 0.3)])
+def test_equiangular_directions(num, dim, cosine):
+  u = np.asarray(dt.equiangular_directions(jax.random.PRNGKey(0), num, dim, cosine=cosine), np.float64)
+  c = -1.0 / (num - 1) if cosine is None else cosine
+  gram = u @ u.T
+  np.testing.assert_allclose(np.diag(gram), 1.0, atol=1e-5)
+  np.testing.assert_allclose(gram[~np.eye(num, dtype=bool)], c, atol=1e-5)
+  if cosine is None:
+    np.testing.assert_allclose(u.sum(0), 0.0, atol=1e-5)  # simplex vertices sum to zero
+
+
+def test_equiangular_limits():
+  with pytest.raises(ValueError, match="dim must be at least"):
+    dt.equiangular_directions(jax.random.PRNGKey(0), 5, 3)
+  with pytest.raises(ValueError, match="cosine must lie in"):
+    dt.equiangular_directions(jax.random.PRNGKey(0), 4, 10, cosine=-0.5)
+
+
+def test_obtuse_point_set():
+  x = np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(1), 6, 30, norm_range=(2, 4)), np.float64)
+  norms = np.linalg.norm(x, axis=1)
+  assert ((norms >= 2 - 1e-5) & (norms <= 4 + 1e-5)).all() and norms.std() > 0.1
+  cos = (x @ x.T) / np.outer(norms, norms)
+  np.testing.assert_allclose(cos[~np.eye(6, dtype=bool)], -0.2, atol=1e-5)
+  sep = dt.separability(x, np.arange(6))
+  assert sep.alpha == 0.0 and sep.beta == pytest.approx(-0.2, abs=1e-5) and sep.obtuse
+  with pytest.raises(ValueError, match="cosine must be < 0"):
+    dt.obtuse_point_set(jax.random.PRNGKey(1), 3, 5, cosine=0.1)
+
+
+def test_gaussian_mixture_geometry():
+  mix = dt.gaussian_mixture(jax.random.PRNGKey(2), 3, 20, mean_norm=2.0, rank=2, cov_scale=0.5,
+                            weights=(8, 1, 1))
+  np.testing.assert_allclose(mix.weights, [0.8, 0.1, 0.1], rtol=1e-6)
+  mu = np.asarray(mix.means, np.float64)
+  np.testing.assert_allclose(np.linalg.norm(mu, axis=1), 2.0, rtol=1e-5)
+  np.testing.assert_allclose((mu @ mu.T)[0, 1] / 4, -0.5, atol=1e-5)
+  covs = np.asarray(mix.covariances(), np.float64)
+  for c in covs:
+    ev = np.linalg.eigvalsh(c)
+    np.testing.assert_allclose(ev[-2:], 0.25, rtol=1e-4)
+    np.testing.assert_allclose(ev[:-2], 0.0, atol=1e-6)
+  data = dt.sample_mixture(jax.random.PRNGKey(3), mix, 3000, exact_counts=True)
+  sep = dt.separability(data.x, data.labels)
+  # α ≈ max ‖Σ^{1/2} z‖/‖μ‖ over 3000 draws of a rank-2 law: about 0.5·√(2·log n)/2 ≈ 1
+  assert sep.beta < -0.45 and 0.4 < sep.alpha < 1.5
+  np.testing.assert_array_equal(np.bincount(np.asarray(data.labels)), [2400, 300, 300])
+
+
+def test_duplicate_samples():
+  x = jnp.arange(12.0).reshape(4, 3)
+  labels = jnp.array([0, 0, 1, 1])
+  out = dt.duplicate_samples(x, labels, [1, 3], [2, 1])
+  assert out.x.shape == (7, 3)
+  np.testing.assert_array_equal(out.x[4], x[1])
+  np.testing.assert_array_equal(out.x[5], x[1])
+  np.testing.assert_array_equal(out.x[6], x[3])
+  np.testing.assert_array_equal(out.labels, [0, 2, 1, 3, 2, 2, 3])
+  np.testing.assert_array_equal(out.is_duplicate, [False, True, False, True, True, True, True])
+  with pytest.raises(ValueError, match="indices must lie in"):
+    dt.duplicate_samples(x, labels, [4], 1)
+  with pytest.raises(ValueError, match="copies must be >= 1"):
+    dt.duplicate_samples(x, labels, [0], 0)
+
+
+def test_separability_by_hand():
+  # Cluster 0 around (2, 0), cluster 1 around (-1, 1).
+  x = np.array([[2.0, 0.5], [2.0, -0.5], [-1.0, 1.0]])
+  sep = dt.separability(x, np.array([0, 0, 1]))
+  assert sep.alpha == pytest.approx(0.5 / 2.0)
+  assert sep.beta == pytest.approx(-2.0 / (2.0 * np.sqrt(2.0)))
+  np.testing.assert_allclose(sep.alpha_per_cluster, [0.25, 0.0])
+  one = dt.separability(x, np.zeros(3, int))
+  assert one.beta == -np.inf
+  with pytest.raises(ValueError, match="labels must have 3 entries"):
+    dt.separability(x, np.zeros(2, int))
+  with pytest.raises(ValueError, match="mean is the zero vector"):
+    dt.separability(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.zeros(2, int))
+
+
+@needs_fmnist
+def test_fashion_mnist():
+  full = dt.load_fashion_mnist("test")
+  assert full.x.shape == (10_000, 784) and full.x.dtype == np.float32
+  assert full.x.min() == -1.0 and full.x.max() == 1.0
+  np.testing.assert_array_equal(np.bincount(full.labels), [1000] * 10)
+  sub = dt.load_fashion_mnist("train", classes=["Sneaker", "ankle boot"], num=50, seed=3)
+  assert sub.x.shape == (50, 784) and set(np.unique(sub.labels)) <= {7, 9}
+  again = dt.load_fashion_mnist("train", classes=[7, 9], num=50, seed=3)
+  np.testing.assert_array_equal(sub.x, again.x)
+  other = dt.load_fashion_mnist("train", classes=[7, 9], num=50, seed=4)
+  assert not np.array_equal(sub.indices, other.indices)
+  centred = dt.load_fashion_mnist("train", num=200, seed=1, center=True)
+  np.testing.assert_allclose(centred.x.mean(0), 0.0, atol=1e-5)
+  raw = dt.load_fashion_mnist("train", num=200, seed=1)
+  np.testing.assert_allclose(centred.x + centred.mean, raw.x, atol=1e-6)
+  with pytest.raises(ValueError, match="unknown class 'sandals'"):
+    dt.load_fashion_mnist("train", classes="sandals")
+  with pytest.raises(ValueError, match="split must be"):
+    dt.load_fashion_mnist("valid")
+  with pytest.raises(ValueError, match="num must be at most 6000"):
+    dt.load_fashion_mnist("train", classes="bag", num=7000)
+
+
+def test_fashion_mnist_missing_files_say_how_to_install(tmp_path):
+  with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+    dt.load_fashion_mnist("train", root=tmp_path)
+
+
+def test_idx_reader(tmp_path):
+  import gzip
+  arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+  header = bytes([0, 0, 8, 3]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+  path = tmp_path / "a-idx3-ubyte.gz"
+  with gzip.open(path, "wb") as f:
+    f.write(header + arr.tobytes())
+  from dae_theory._src.datasets import read_idx
+  np.testing.assert_array_equal(read_idx(path), arr)
+
+
+def test_digits():
+  digits = dt.load_digits()
+  assert digits.x.shape == (1797, 64) and digits.shape == (8, 8)
+  assert digits.x.min() == -1.0 and digits.x.max() == 1.0
+  threes = dt.load_digits(classes="3", num=20, seed=0)
+  assert (threes.labels == 3).all() and threes.x.shape == (20, 64)
+  with pytest.raises(ValueError, match="unknown class"):
+    dt.load_digits(classes="eleven")
