@@ -40,6 +40,8 @@ from dae_theory._src.mixture import (
     wiener_denoiser,
 )
 from dae_theory._src.model import DAEParams, dae_apply, init_params, representation
+from dae_theory._src.sweep import SweepResult, default_mesh, make_grid, train_sweep
+from dae_theory._src.train import PRESETS, TrainConfig, TrainResult, make_optimizer, preset, train
 
 __version__ = "0.1.0"
 
@@ -52,4 +54,6 @@ __all__ = [
     "equiangular_directions", "obtuse_point_set", "gaussian_mixture", "sample_mixture",
     "LabelledSamples", "duplicate_samples", "DuplicatedSamples", "separability", "Separability",
     "load_fashion_mnist", "load_digits", "fashion_mnist_available", "ImageData", "FASHION_MNIST_CLASSES",
+    "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train",
+    "train_sweep", "SweepResult", "make_grid", "default_mesh",
 ]

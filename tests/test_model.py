@@ -58,3 +58,10 @@ def test_vmap_over_inputs_and_over_models(rng):
 def test_bad_input(call, match):
   with pytest.raises(ValueError, match=match):
     call()
+
+
+def test_columns_do_not_depend_on_width():
+  key = jax.random.PRNGKey(5)
+  narrow, wide = dt.init_params(key, 9, 3, tied=False), dt.init_params(key, 9, 7, tied=False)
+  np.testing.assert_array_equal(narrow.w1, wide.w1[:, :3])
+  np.testing.assert_array_equal(narrow.w2, wide.w2[:, :3])

@@ -54,7 +54,8 @@ def init_params(key: jax.Array, dim: int, width: int, *, tied: bool = True, scal
   """Initial weights, i.i.d. U(−scale, scale) with default scale 1/√d.
 
   The default matches PyTorch's ``nn.Linear(d, p)`` init used by the authors' code
-  (SPEC §2.2: U(±1/√1024) at d = 1024).
+  (SPEC §2.2: U(±1/√1024) at d = 1024). Column j does not depend on p: ``init_params(key, d, p)``
+  equals the first p columns of ``init_params(key, d, p')`` for p' > p.
 
   Args:
     key: PRNG key.
@@ -73,7 +74,9 @@ def init_params(key: jax.Array, dim: int, width: int, *, tied: bool = True, scal
     scale = dim ** -0.5
   checks.check_scalar("scale", scale, positive=True)
   k1, k2 = jax.random.split(key)
-  draw = lambda k: jax.random.uniform(k, (dim, width), dtype, -scale, scale)
+  # Drawn as (p, d) and transposed: with JAX's partitionable threefry the first p' < p rows are the
+  # same numbers, so a narrower model shares its columns with a wider one (padded width sweeps).
+  draw = lambda k: jax.random.uniform(k, (width, dim), dtype, -scale, scale).T
   return DAEParams(w1=draw(k1), w2=None if tied else draw(k2))
 
 

@@ -1,0 +1,149 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dae_theory as dt
+from dae_theory._src.train import lr_factor
+
+
+@pytest.fixture(scope="module")
+def data():
+  mix = dt.gaussian_mixture(jax.random.PRNGKey(0), 3, 12, rank=2, cov_scale=0.3)
+  return dt.sample_mixture(jax.random.PRNGKey(1), mix, 300).x
+
+
+def _torch_reference(kind, grads, w0, lr, wd, momentum=0.0):
+  """PyTorch's update rules written out in NumPy (coupled L2 decay for adam/rmsprop/sgd)."""
+  w = w0.copy()
+  m = np.zeros_like(w)
+  v = np.zeros_like(w)
+  for t, g in enumerate(grads, start=1):
+    if kind == "adamw":
+      w = w * (1 - lr * wd)
+    else:
+      g = g + wd * w
+    if kind in ("adam", "adamw"):
+      m = 0.9 * m + 0.1 * g
+      v = 0.999 * v + 0.001 * g * g
+      w = w - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    elif kind == "rmsprop":
+      v = 0.99 * v + 0.01 * g * g
+      w = w - lr * g / (np.sqrt(v) + 1e-8)
+    else:
+      m = momentum * m + g if t > 1 else g
+      w = w - lr * (m if momentum else g)
+  return w
+
+
+@pytest.mark.parametrize("kind, momentum", [("adam", 0.0), ("adamw", 0.0), ("rmsprop", 0.0), ("sgd", 0.0), ("sgd", 0.9)])
+def test_optimizers_follow_pytorch_update_rules(x64, rng, kind, momentum):
+  cfg = dt.TrainConfig(optimizer=kind, weight_decay=0.05, momentum=momentum, learning_rate=1e-2)
+  opt = dt.make_optimizer(cfg)
+  w = rng.normal(size=(4, 3))
+  grads = [rng.normal(size=(4, 3)) for _ in range(5)]
+  state = opt.init(jnp.asarray(w))
+  cur = jnp.asarray(w)
+  for g in grads:
+    upd, state = opt.update(jnp.asarray(g), state, cur)
+    cur = cur - 1e-2 * upd
+  np.testing.assert_allclose(cur, _torch_reference(kind, grads, w, 1e-2, 0.05, momentum), rtol=1e-10, atol=1e-12)
+
+
+def test_learning_rate_schedule():
+  steps = jnp.arange(100)
+  f = np.asarray(lr_factor(steps, 100, 40, 1e-3))
+  assert (f[:60] == 1).all() and f[-1] < 0.01 and np.all(np.diff(f[60:]) < 0)
+  np.testing.assert_allclose(lr_factor(jnp.asarray(80), 100, 40, 0.0), 0.5, atol=1e-6)
+  assert (np.asarray(lr_factor(steps, 100, 0, 1e-3)) == 1).all()
+
+
+def test_training_lowers_the_loss_and_is_deterministic(data):
+  cfg = dt.TrainConfig(width=6, steps=600, log_every=100, batch_size=64, learning_rate=3e-3, lam=1e-3)
+  a = dt.train(data, cfg, seed=3)
+  b = dt.train(data, cfg, seed=3)
+  c = dt.train(data, cfg, seed=4)
+  assert a.loss_history[-1] < 0.6 * a.loss_history[0]
+  np.testing.assert_array_equal(a.params.w1, b.params.w1)
+  assert not np.allclose(a.params.w1, c.params.w1)
+  assert a.loss_history.shape == (6,) and list(a.log_steps) == [100, 200, 300, 400, 500, 600]
+
+
+def test_full_batch_on_a_prefix_equals_training_on_the_cut_data(data):
+  cfg = dt.TrainConfig(width=5, steps=200, log_every=100, learning_rate=3e-3)
+  cut = dt.train(data[:40], cfg, seed=1)
+  prefix = dt.train(data, cfg, seed=1, num_samples=40)
+  np.testing.assert_allclose(prefix.params.w1, cut.params.w1, rtol=1e-5, atol=1e-6)
+
+
+def test_per_side_tied_gradient_is_joint_for_sgd_and_not_for_adam(data):
+  base = dt.TrainConfig(width=5, steps=200, log_every=100, batch_size=32, optimizer="sgd", learning_rate=1e-2,
+                        weight_decay=1e-3)
+  # Per side, PyTorch adds wd·W on the encoder AND the decoder use: SGD then equals one joint
+  # gradient with twice the decay.
+  joint = dt.train(data, base.replace(weight_decay=2e-3), seed=0)
+  side = dt.train(data, base.replace(tied_gradient="per_side"), seed=0)
+  np.testing.assert_allclose(side.params.w1, joint.params.w1, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(dt.train(data, base, seed=0).params.w1, side.params.w1, atol=1e-5)
+  adam = base.replace(optimizer="adam", learning_rate=1e-3)
+  assert not np.allclose(dt.train(data, adam, seed=0).params.w1,
+                         dt.train(data, adam.replace(tied_gradient="per_side"), seed=0).params.w1, atol=1e-5)
+
+
+def test_snapshots_and_untied(data):
+  cfg = dt.TrainConfig(width=4, steps=300, log_every=100, tied=False, snapshot_steps=(0, 300), learning_rate=1e-2)
+  res = dt.train(data, cfg, seed=2)
+  init = dt.init_params(jax.random.split(jax.random.key(2))[0], 12, 4, tied=False)
+  np.testing.assert_array_equal(res.snapshots.w1[0], init.w1)
+  np.testing.assert_array_equal(res.snapshots.w2[0], init.w2)
+  np.testing.assert_array_equal(res.snapshots.w1[1], res.params.w1)
+  assert not np.allclose(res.params.w1, res.params.w2)
+
+
+def test_without_replacement_batches_are_distinct_rows(data):
+  from dae_theory._src.train import _sample_batch
+  cfg = dt.TrainConfig(batch_size=30, sampling="without_replacement")
+  batch, _ = _sample_batch(jax.random.key(0), data, jnp.int32(30), cfg)
+  assert np.unique(np.asarray(batch), axis=0).shape[0] == 30  # a permutation of the first 30 rows
+  np.testing.assert_allclose(np.sort(np.asarray(batch).sum(1)), np.sort(np.asarray(data[:30]).sum(1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(optimizer="adagrad"), "optimizer must be one of"),
+    (dict(steps=0), "steps must be an integer >= 1"),
+    (dict(batch_size=0), "batch_size must be an integer >= 1"),
+    (dict(sigma=0.0), "sigma must be > 0"),
+    (dict(lam=-1.0), "lam must be >= 0"),
+    (dict(width=0), "width must be an integer >= 1"),
+    (dict(steps=250, log_every=100), "multiple of log_every"),
+    (dict(snapshot_steps=(50,), steps=200, log_every=100), "snapshot_steps"),
+    (dict(decay_steps=500, steps=200, log_every=100), "decay_steps"),
+    (dict(momentum=0.9), "momentum applies to optimizer='sgd'"),
+    (dict(sampling="shuffle"), "sampling must be one of"),
+    (dict(tied=False, tied_gradient="per_side"), "per_side"),
+])
+def test_bad_config(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    dt.TrainConfig(**kwargs)
+
+
+def test_bad_training_input(data):
+  with pytest.raises(ValueError, match="preset must be one of"):
+    dt.preset("overfit")
+  cfg = dt.TrainConfig(batch_size=50, sampling="without_replacement", steps=100)
+  with pytest.raises(ValueError, match="batch_size .* must be at most the number of samples"):
+    dt.train(data, cfg, num_samples=20)
+  with pytest.raises(ValueError, match="num_samples must be at most"):
+    dt.train(data, dt.TrainConfig(steps=100), num_samples=1000)
+  with pytest.raises(ValueError, match="x must be finite"):
+    dt.train(np.full((5, 3), np.nan), dt.TrainConfig(steps=100))
+  with pytest.raises(ValueError, match="config must be a TrainConfig"):
+    dt.train(data, {"steps": 10})
+
+
+def test_presets_match_the_authors_recipes():
+  mem, gen = dt.preset("memorizing"), dt.preset("generalizing")
+  assert (mem.optimizer, mem.learning_rate, mem.weight_decay, mem.batch_size, mem.steps) == ("rmsprop", 1e-3, 1e-2, None, 50_000)
+  assert (gen.optimizer, gen.learning_rate, gen.weight_decay, gen.batch_size, gen.steps) == ("adam", 1e-4, 1e-4, 256, 50_000)
+  assert mem.width == gen.width == 100 and mem.sigma == gen.sigma == 0.2
+  assert dt.preset("generalizing", steps=1000).steps == 1000
