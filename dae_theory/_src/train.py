@@ -18,12 +18,13 @@ import optax
 from dae_theory._src import checks
 from dae_theory._src.loss import weight_penalty
 from dae_theory._src.model import DAEParams, HIGHEST, init_params
+from dae_theory._src.noise import standard_normal
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SAMPLING = ("with_replacement", "without_replacement")
 LOSS_CONVENTIONS = ("paper", "torch")
 TIED_GRADIENTS = ("joint", "per_side")
-PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+NOISE_SAMPLERS = ("threefry_pairs", "jax_normal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,9 @@ class TrainConfig:
     sampling: "with_replacement" (indices uniform, the authors' code) or "without_replacement".
     log_every: the loss history holds the mean training loss of each block of this many steps.
     snapshot_steps: steps (multiples of log_every, 0 allowed) at which the weights are saved.
-    prng_impl: JAX PRNG implementation ("threefry2x32", or the faster "rbg"/"unsafe_rbg").
+    noise_sampler: "threefry_pairs" (``noise.standard_normal``: both words of each Threefry
+      hash, about 1.4× faster on CPU) or "jax_normal" (``jax.random.normal``). Both are exact
+      float32 N(0, 1) from the same Threefry-2x32 keys; they give different draws.
   """
 
   width: int = 100
@@ -80,7 +83,7 @@ class TrainConfig:
   sampling: str = "with_replacement"
   log_every: int = 100
   snapshot_steps: tuple[int, ...] = ()
-  prng_impl: str = "threefry2x32"
+  noise_sampler: str = "threefry_pairs"
 
   def __post_init__(self):
     def choice(name, options):
@@ -90,7 +93,7 @@ class TrainConfig:
     choice("sampling", SAMPLING)
     choice("loss_convention", LOSS_CONVENTIONS)
     choice("tied_gradient", TIED_GRADIENTS)
-    choice("prng_impl", PRNG_IMPLS)
+    choice("noise_sampler", NOISE_SAMPLERS)
     checks.check_int("width", self.width)
     checks.check_int("steps", self.steps)
     checks.check_int("num_draws", self.num_draws)
@@ -229,11 +232,19 @@ def _sample_batch(key, x, num_samples, cfg: TrainConfig):
   return x[idx], None
 
 
+def _draw_noise(key, cfg: TrainConfig, rows: int, dim: int, dtype):
+  """(draws, rows, d) standard normals; one key per draw keeps the row-prefix property."""
+  keys = jax.random.split(key, cfg.num_draws)
+  if cfg.noise_sampler == "threefry_pairs":
+    return jax.vmap(lambda k: standard_normal(k, (rows, dim), dtype))(keys)
+  return jax.vmap(lambda k: jax.random.normal(k, (rows, dim), dtype))(keys)
+
+
 def _train_one(spec: ModelSpec, x: jax.Array, cfg: TrainConfig, width_max: int) -> TrainOutput:
   """Trains one model on rows [0, spec.num_samples) of x; pure, so it vmaps over specs."""
   n_max, d = x.shape
   dtype = x.dtype
-  key = jax.random.key(spec.seed, impl=cfg.prng_impl)
+  key = jax.random.key(spec.seed)
   k_init, k_run = jax.random.split(key)
   params = init_params(k_init, d, width_max, tied=cfg.tied, scale=cfg.init_scale, dtype=dtype)
   col_mask = (jnp.arange(width_max) < spec.width).astype(dtype)[None, :]
@@ -252,7 +263,7 @@ def _train_one(spec: ModelSpec, x: jax.Array, cfg: TrainConfig, width_max: int) 
     params, opt_state = carry
     k_batch, k_noise = jax.random.split(jax.random.fold_in(k_run, step_index))
     batch, weights = _sample_batch(k_batch, x, spec.num_samples, cfg)
-    noise = jax.random.normal(k_noise, (cfg.num_draws, batch_rows, d), dtype)
+    noise = _draw_noise(k_noise, cfg, batch_rows, d, dtype)
     loss, grads = jax.value_and_grad(objective)(view(params), batch, noise, weights)
     updates, opt_state = optimizer.update(grads, opt_state, view(params))
     scale = -spec.learning_rate.astype(dtype) * lr_factor(step_index, cfg.steps, cfg.decay_steps,
