@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 RESULTS ?= results
 
-.PHONY: install data test figures clean
+.PHONY: install data test figures bench clean
 
 install: $(STAMP) data
 
@@ -42,3 +42,8 @@ figures: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Speed and memory against baselines measured in the same run: benchmarks/results.json, BENCHMARKS.md.
+bench: install
+	$(PY) -m pip install --quiet -e '.[test,data,bench]'
+	$(PY) benchmarks/bench.py

@@ -105,13 +105,29 @@ def _specs(rows: Sequence[dict]) -> ModelSpec:
                    col("lam", np.float32), col("learning_rate", np.float32), col("width", np.int32))
 
 
-def _sweep_program(static_cfg: TrainConfig, width_max: int, mesh: Mesh):
+VECTORIZE = ("vmap", "map")
+
+
+def default_vectorize(mesh: Mesh) -> str:
+  """"map" on CPU (one model already fills the cores; batched small GEMMs lose to a loop there,
+  see BENCHMARKS.md), "vmap" on GPU/TPU (one small model leaves the chip idle)."""
+  return "map" if mesh.devices.flat[0].platform == "cpu" else "vmap"
+
+
+def _sweep_program(static_cfg: TrainConfig, width_max: int, mesh: Mesh, vectorize: str):
   model_sharding = NamedSharding(mesh, PartitionSpec("models"))
   replicated = NamedSharding(mesh, PartitionSpec())
+  train_one = lambda spec, x: _train_one(spec, x, static_cfg, width_max)
+
+  def local(specs, x):  # the models of one device
+    if vectorize == "vmap":
+      return jax.vmap(train_one, in_axes=(0, None))(specs, x)
+    return jax.lax.map(lambda spec: train_one(spec, x), specs)
 
   def program(specs, x):
     TRACE_COUNT["sweep"] += 1
-    return jax.vmap(_train_one, in_axes=(0, None, None, None))(specs, x, static_cfg, width_max)
+    return jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec("models"), PartitionSpec()),
+                         out_specs=PartitionSpec("models"))(specs, x)
 
   return jax.jit(program, in_shardings=(model_sharding, replicated), out_shardings=model_sharding)
 
@@ -119,10 +135,10 @@ def _sweep_program(static_cfg: TrainConfig, width_max: int, mesh: Mesh):
 _PROGRAMS: dict = {}
 
 
-def _get_program(static_cfg, width_max, mesh):
-  key = (static_cfg, width_max, tuple(mesh.devices.flat), mesh.axis_names)
+def _get_program(static_cfg, width_max, mesh, vectorize):
+  key = (static_cfg, width_max, tuple(mesh.devices.flat), mesh.axis_names, vectorize)
   if key not in _PROGRAMS:
-    _PROGRAMS[key] = _sweep_program(static_cfg, width_max, mesh)
+    _PROGRAMS[key] = _sweep_program(static_cfg, width_max, mesh, vectorize)
   return _PROGRAMS[key]
 
 
@@ -195,7 +211,8 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
                 sigmas: Sequence[float] | None = None, lams: Sequence[float] | None = None,
                 learning_rates: Sequence[float] | None = None, widths: Sequence[int] | None = None,
                 results_dir: str | Path | None = None, models_per_chunk: int | None = None,
-                mesh: Mesh | None = None, progress: Callable[[int, int, float], None] | None = None) -> SweepResult:
+                mesh: Mesh | None = None, vectorize: str | None = None,
+                progress: Callable[[int, int, float], None] | None = None) -> SweepResult:
   """Trains the grid seeds × sizes × sigmas × lams × learning_rates × widths in one compiled program.
 
   Each model equals ``train(x, config.replace(sigma=…, lam=…, learning_rate=…, width=…), seed,
@@ -211,6 +228,8 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
     models_per_chunk: models per compiled call (default: the whole grid, rounded up to a multiple
       of the device count). Smaller chunks lose less when a job is killed.
     mesh: a 1-D ``jax.sharding.Mesh`` with axis "models" (default: all devices).
+    vectorize: how one device runs its models: "vmap" (batched) or "map" (a loop inside the
+      compiled program); default ``default_vectorize(mesh)``.
     progress: called as progress(models_done, models_total, seconds_elapsed) after each chunk.
 
   Returns:
@@ -229,6 +248,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   if mesh.axis_names != ("models",):
     raise ValueError(f"mesh must be 1-D with axis name 'models', got axes {mesh.axis_names}")
   num_dev = int(mesh.devices.size)
+  vectorize = default_vectorize(mesh) if vectorize is None else vectorize
+  if vectorize not in VECTORIZE:
+    raise ValueError(f"vectorize must be one of {VECTORIZE}, got {vectorize!r}")
   total = len(rows)
   if models_per_chunk is None:
     models_per_chunk = total
@@ -240,7 +262,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   x_host = np.asarray(x)
   fingerprint = _fingerprint(x_host, config, rows)
   x_dev = jax.device_put(x, NamedSharding(mesh, PartitionSpec()))
-  program = _get_program(static_cfg, width_max, mesh)
+  program = _get_program(static_cfg, width_max, mesh, vectorize)
 
   pieces: list[dict] = []
   start = time.time()

@@ -1,0 +1,273 @@
+"""make bench: speed and memory of training, sweeps and f_emp, each as a ratio to a baseline
+measured in the same run (median of repetitions). Writes benchmarks/results.json and the table in
+BENCHMARKS.md.
+
+Run: .venv/bin/python benchmarks/bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import dae_theory as dt
+from dae_theory._src import empirical as emp
+from dae_theory._src.noise import standard_normal
+from dae_theory._src.results_io import save_json
+
+HERE = Path(__file__).resolve().parent
+D, P, B, SIGMA = 784, 100, 256, 0.2
+
+
+def median_time(fn, reps: int) -> float:
+  times = []
+  for _ in range(reps):
+    t = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - t)
+  return float(np.median(times))
+
+
+def matmul_rate(reps: int) -> float:
+  """float32 GFLOP/s of a jitted 2048² GEMM: the machine's matmul rate."""
+  a = jax.random.normal(jax.random.key(0), (2048, 2048))
+  f = jax.jit(lambda a: a @ a)
+  f(a).block_until_ready()
+  return 2 * 2048 ** 3 / median_time(lambda: f(a), reps) / 1e9
+
+
+def torch_available() -> bool:
+  try:
+    import torch  # noqa: F401
+    return True
+  except ImportError:
+    return False
+
+
+def torch_train_steps_per_s(x: np.ndarray, steps: int, reps: int) -> float:
+  """The authors' notebook loop: nn.Linear without bias, tied decoder, Adam(weight_decay)."""
+  import torch
+  from torch import nn
+
+  torch.manual_seed(1)
+  torch.set_num_threads(os.cpu_count() or 1)
+  data = torch.from_numpy(x)
+
+  class DAE(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.encoder = nn.Linear(D, P, bias=False)
+
+    def forward(self, y):
+      return torch.relu(self.encoder(y)) @ self.encoder.weight  # tied decoder W = Eᵀ
+
+  model = DAE()
+  opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
+  loss_fn = nn.MSELoss()
+
+  def run(n_steps):
+    for _ in range(n_steps):
+      idx = torch.randint(0, data.shape[0], (B,))
+      xb = data[idx]
+      y = xb + SIGMA * torch.randn_like(xb)
+      loss = loss_fn(model(y), xb)
+      opt.zero_grad()
+      loss.backward()
+      opt.step()
+    return loss.item()
+
+  run(50)
+  times = []
+  for _ in range(reps):
+    t = time.perf_counter()
+    run(steps)
+    times.append(time.perf_counter() - t)
+  return steps / float(np.median(times))
+
+
+def jax_train_steps_per_s(x, cfg, reps) -> float:
+  dt.train(x, cfg)  # compile
+  return cfg.steps / median_time(lambda: dt.train(x, cfg).params, reps)
+
+
+def noise_ns_per_normal(sampler: str, reps: int) -> float:
+  steps = 200
+  draw = (lambda k: standard_normal(k, (B, D))) if sampler == "threefry_pairs" else (
+      lambda k: jax.random.normal(k, (B, D)))
+  f = jax.jit(lambda k: jax.lax.scan(lambda c, i: (c + draw(jax.random.fold_in(k, i))[0, 0], None), 0.0,
+                                     jnp.arange(steps))[0])
+  key = jax.random.key(0)
+  f(key).block_until_ready()
+  return median_time(lambda: f(key), reps) / (steps * B * D) * 1e9
+
+
+def sweep_rates(x, cfg, k: int, reps: int) -> dict:
+  seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
+  out = {}
+  for vec in ("map", "vmap"):
+    run = lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize=vec).params.w1
+    run()
+    out[f"sweep_{vec}"] = k * cfg.steps / median_time(run, reps)
+  dt.train(x, cfg)
+
+  def sequential():
+    last = None
+    for s in seeds:
+      for n in sizes:
+        last = dt.train(x, cfg, seed=s, num_samples=n).params
+      jax.block_until_ready(last)
+    return last
+  out["sequential"] = k * cfg.steps / median_time(sequential, max(1, reps - 1))
+  return out
+
+
+def femp_bench(n: int, m: int, rate: float, reps: int, with_torch: bool) -> dict:
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
+  y = jnp.asarray(rng.uniform(-1, 1, size=(m, D)).astype(np.float32))
+  sigma = 2.0
+  dt.empirical_denoiser(y, x, sigma).block_until_ready()
+  t = median_time(lambda: dt.empirical_denoiser(y, x, sigma), reps)
+  gflops = 4 * m * n * D / t / 1e9
+  chunk = emp.default_chunk_size(m, n, D)
+  lowered = emp._posterior_core.lower(y, x, jnp.float32(sigma), None, jnp.zeros(D), chunk=chunk, top_k=0)
+  mem = lowered.compile().memory_analysis()
+  temp = int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else -1
+  out = {"n": n, "m": m, "seconds": t, "gflops": gflops, "fraction_of_matmul_rate": gflops / rate,
+         "chunk": chunk, "x_bytes": int(x.size * 4), "temp_bytes": temp,
+         "temp_over_chunk_bytes": temp / (4 * (m * chunk + chunk * D + m * D)) if temp >= 0 else None}
+  if with_torch:
+    import torch
+    xt, yt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y))
+
+    def peer():
+      with torch.no_grad():
+        d2 = torch.cdist(yt, xt) ** 2
+        w = torch.softmax(-d2 / (2 * sigma ** 2), dim=1)
+        return w @ xt
+    peer()
+    tt = []
+    for _ in range(reps):
+      t0 = time.perf_counter()
+      peer()
+      tt.append(time.perf_counter() - t0)
+    out["torch_seconds"] = float(np.median(tt))
+    out["speedup_vs_torch"] = out["torch_seconds"] / t
+  return out
+
+
+def fit_exponent(xs, ts) -> float:
+  return float(np.polyfit(np.log(xs), np.log(ts), 1)[0])
+
+
+def device_info() -> dict:
+  dev = jax.devices()[0]
+  return {"platform": dev.platform, "device_kind": dev.device_kind, "num_devices": jax.device_count(),
+          "cpu_count": os.cpu_count(), "machine": platform.machine(), "jax": jax.__version__,
+          "python": platform.python_version()}
+
+
+def write_markdown(results: dict, path: Path) -> None:
+  r = results
+  one, sw, fe = r["one_model"], r["sweeps"], r["femp"]
+  lines = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+
+  def row(name, value, base_name, base, target, unit=""):
+    ratio = value / base
+    met = "yes" if ratio >= target else "**no**"
+    lines.append(f"| {name} | {value:.4g}{unit} | {base_name} {base:.4g}{unit} | {ratio:.2f} | ≥ {target:g} | {met} |")
+
+  row("one model, steps/s", one["jax_steps_per_s"], "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
+  if one.get("torch_steps_per_s"):
+    row("one model, steps/s", one["jax_steps_per_s"], "PyTorch (authors' loop)", one["torch_steps_per_s"], 2.0)
+  row("noise, normals/ns", 1 / one["noise_ns_threefry_pairs"], "jax.random.normal", 1 / one["noise_ns_jax_normal"], 1.0)
+  for k, v in sw.items():
+    row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "one after the other", v["sequential"], 1.0)
+    row(f"sweep K={k} (vmap), model-steps/s", v["sweep_vmap"], "one after the other", v["sequential"], 1.0)
+    if one.get("torch_steps_per_s"):
+      row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "PyTorch one after the other",
+          one["torch_steps_per_s"], 2.0)
+  for f in fe:
+    row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate", r["matmul_gflops"], 0.9 if f["n"] >= 60000 else 0.0)
+    if "torch_seconds" in f:
+      row(f"f_emp n={f['n']}, 1/s", 1 / f["seconds"], "torch.cdist+softmax", 1 / f["torch_seconds"], 1.5)
+  for f in fe:
+    lines.append(f"| f_emp n={f['n']}, XLA temp memory | {f['temp_bytes'] / 2**20:.1f} MiB | X itself "
+                 f"{f['x_bytes'] / 2**20:.1f} MiB | {f['temp_bytes'] / f['x_bytes']:.3f} | ≤ 0.2 + O(m·chunk) | "
+                 f"{'yes' if f['temp_bytes'] <= 0.2 * f['x_bytes'] + 8 * 4 * (f['m'] * f['chunk'] + f['chunk'] * D) else '**no**'} |")
+  lines.append(f"| f_emp time vs n, fitted exponent | {r['scaling']['femp_exponent']:.2f} | linear | | ≈ 1 | |")
+  lines.append(f"| sweep time vs K, fitted exponent | {r['scaling']['sweep_exponent']:.2f} | linear | | ≈ 1 | |")
+  table = "\n".join(lines)
+  info = r["device"]
+  header = (f"Measured {r['date']} on {info['device_kind']} ({info['platform']}, {info['cpu_count']} cores, "
+            f"{info['machine']}), JAX {info['jax']}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s; "
+            f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam.")
+  text = path.read_text() if path.exists() else "# Benchmarks\n\n<!-- table -->\n<!-- /table -->\n"
+  block = f"<!-- table -->\n{header}\n\n{table}\n<!-- /table -->"
+  text = re.sub(r"<!-- table -->.*?<!-- /table -->", lambda _: block, text, flags=re.S)
+  path.write_text(text)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions (a smoke run)")
+  parser.add_argument("--out", default=str(HERE / "results.json"))
+  parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"))
+  args = parser.parse_args()
+  reps = 2 if args.quick else 5
+  steps = 200 if args.quick else 1000
+  with_torch = torch_available()
+  rng = np.random.default_rng(0)
+  x = rng.uniform(-1, 1, size=(10_000, D)).astype(np.float32)
+  results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick}
+
+  rate = matmul_rate(reps)
+  results["matmul_gflops"] = rate
+  print(f"matmul rate {rate:.1f} GFLOP/s", flush=True)
+
+  cfg = dt.preset("generalizing", steps=steps, log_every=100)
+  one = {"matmul_limit_steps_per_s": rate * 1e9 / (10 * B * D * P)}
+  one["jax_steps_per_s"] = jax_train_steps_per_s(x, cfg, reps)
+  one["jax_steps_per_s_jax_normal"] = jax_train_steps_per_s(x, cfg.replace(noise_sampler="jax_normal"), reps)
+  one["noise_ns_threefry_pairs"] = noise_ns_per_normal("threefry_pairs", reps)
+  one["noise_ns_jax_normal"] = noise_ns_per_normal("jax_normal", reps)
+  one["noise_fraction_of_step"] = one["noise_ns_threefry_pairs"] * 1e-9 * B * D * one["jax_steps_per_s"]
+  if with_torch:
+    one["torch_steps_per_s"] = torch_train_steps_per_s(x, steps, reps)
+  results["one_model"] = one
+  print("one model:", json.dumps(one, indent=1), flush=True)
+
+  sweep_cfg = cfg.replace(steps=100)
+  results["sweeps"] = {}
+  for k in (16, 64):
+    results["sweeps"][k] = sweep_rates(x, sweep_cfg, k, 2 if k > 16 or args.quick else 3)
+    print(f"sweep K={k}:", results["sweeps"][k], flush=True)
+
+  sizes = (10_000, 60_000) if args.quick else (10_000, 60_000, 200_000)
+  results["femp"] = [femp_bench(n, 1000, rate, reps, with_torch) for n in sizes]
+  for f in results["femp"]:
+    print("f_emp:", f, flush=True)
+
+  ks = [16, 64]
+  results["scaling"] = {
+      "femp_exponent": fit_exponent([f["n"] for f in results["femp"]], [f["seconds"] for f in results["femp"]]),
+      "sweep_exponent": fit_exponent(ks, [k * sweep_cfg.steps / results["sweeps"][k]["sweep_map"] for k in ks]),
+  }
+  save_json(args.out, results)
+  write_markdown(results, Path(args.markdown))
+  print("wrote", args.out, "and", args.markdown)
+
+
+if __name__ == "__main__":
+  main()
