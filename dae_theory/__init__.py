@@ -5,6 +5,27 @@ Space" (Zhang et al., ICLR 2026). Every public name is a pure function or a smal
 functions on one example are batched with ``jax.vmap``.
 """
 
+from dae_theory._src.analysis import (
+    SPIKINESS_SCORES,
+    ColumnMatch,
+    ColumnReport,
+    active_units,
+    apply_batch,
+    auroc,
+    column_report,
+    gating_overlap,
+    gram_error,
+    jacobian_spectrum,
+    l4_l2_ratio,
+    match_columns,
+    normalized_std,
+    one_hot_fraction,
+    participation_ratio,
+    peak_energy_fraction,
+    representation_std,
+    representations,
+    tpr_at_fpr,
+)
 from dae_theory._src.data import (
     DuplicatedSamples,
     LabelledSamples,
@@ -41,6 +62,24 @@ from dae_theory._src.mixture import (
 )
 from dae_theory._src.model import DAEParams, dae_apply, init_params, representation
 from dae_theory._src.sweep import SweepResult, default_mesh, make_grid, train_sweep
+from dae_theory._src.theory import (
+    ClusterSolution,
+    MemorizationAssumptions,
+    allocate_width,
+    block_linear_loss,
+    cluster_linear_maps,
+    cluster_solution,
+    cor33_bound_as_printed,
+    generalization_weights,
+    hybrid_weights,
+    memorization_assumptions,
+    memorization_loss,
+    memorization_loss_limit,
+    memorization_scales,
+    memorization_weights,
+    mixture_linear_maps,
+    shrunk_linear_map,
+)
 from dae_theory._src.train import PRESETS, TrainConfig, TrainResult, make_optimizer, preset, train
 
 __version__ = "0.1.0"
@@ -56,4 +95,12 @@ __all__ = [
     "load_fashion_mnist", "load_digits", "fashion_mnist_available", "ImageData", "FASHION_MNIST_CLASSES",
     "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train",
     "train_sweep", "SweepResult", "make_grid", "default_mesh",
+    "memorization_assumptions", "MemorizationAssumptions", "memorization_scales", "memorization_weights",
+    "memorization_loss", "memorization_loss_limit", "allocate_width", "cluster_solution", "ClusterSolution",
+    "generalization_weights", "shrunk_linear_map", "cluster_linear_maps", "mixture_linear_maps",
+    "block_linear_loss", "cor33_bound_as_printed", "hybrid_weights",
+    "representation_std", "normalized_std", "peak_energy_fraction", "l4_l2_ratio", "active_units",
+    "participation_ratio", "SPIKINESS_SCORES", "auroc", "tpr_at_fpr", "column_report", "ColumnReport",
+    "match_columns", "ColumnMatch", "gram_error", "one_hot_fraction", "representations", "apply_batch",
+    "jacobian_spectrum", "gating_overlap",
 ]

@@ -75,7 +75,8 @@ def obtuse_point_set(key: jax.Array, num: int, dim: int, *, norm_range: tuple[fl
 
 def gaussian_mixture(key: jax.Array, num_modes: int, dim: int, *, mean_norm: float = 1.0, rank: int = 2,
                      cov_scale: float = 0.5, iso_var: float = 0.0, weights: Sequence[float] | None = None,
-                     cosine: float | None = None, dtype=jnp.float32) -> GaussianMixture:
+                     cosine: float | None = None, orthogonal_to_means: bool = False,
+                     dtype=jnp.float32) -> GaussianMixture:
   """A mixture with pairwise-obtuse means and low-rank covariances (the theorems' setting).
 
   Means μ_k = mean_norm · u_k with u_k from ``equiangular_directions`` (default: a regular simplex,
@@ -93,6 +94,9 @@ def gaussian_mixture(key: jax.Array, num_modes: int, dim: int, *, mean_norm: flo
     iso_var: isotropic variance added to every mode.
     weights: mixing weights ρ_k (default uniform); e.g. (0.9, 0.05, 0.05) for strong imbalance.
     cosine: pairwise cosine of the means (default −1/(K−1)).
+    orthogonal_to_means: draw every U_k inside the orthogonal complement of the means' span (needs
+      d ≥ K + rank). Then no mode spreads toward another mode's mean, and the blocks of Thm 3.1
+      gate cleanly; with random U_k a mode's spread has components along the other means.
 
   Returns:
     ``GaussianMixture``.
@@ -116,7 +120,16 @@ def gaussian_mixture(key: jax.Array, num_modes: int, dim: int, *, mean_norm: flo
     w = w / w.sum()
   k_mean, k_cov = jax.random.split(key)
   means = mean_norm * equiangular_directions(k_mean, num_modes, dim, cosine=cosine, dtype=dtype)
-  bases = jax.vmap(lambda k: _random_orthonormal(k, dim, rank, dtype))(jax.random.split(k_cov, num_modes))
+  if orthogonal_to_means:
+    span = np.linalg.matrix_rank(np.asarray(means, np.float64))
+    if dim < span + rank:
+      raise ValueError(f"dim must be at least {span + rank} (means' span + rank) for orthogonal_to_means, got {dim}")
+    q, _ = jnp.linalg.qr(means.T.astype(jnp.float32), mode="complete")  # (d, d), first columns span the means
+    complement = q[:, span:].astype(dtype)
+    bases = jax.vmap(lambda k: complement @ _random_orthonormal(k, dim - span, rank, dtype))(
+        jax.random.split(k_cov, num_modes))
+  else:
+    bases = jax.vmap(lambda k: _random_orthonormal(k, dim, rank, dtype))(jax.random.split(k_cov, num_modes))
   return GaussianMixture(means=means, weights=jnp.asarray(w, dtype), factors=cov_scale * bases,
                          iso_var=jnp.full((num_modes,), iso_var, dtype))
 

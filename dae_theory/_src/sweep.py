@@ -259,8 +259,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   num_chunks = -(-total // chunk_size)
   width_max = max(r["width"] for r in rows)
   static_cfg = static_part(config)
-  x_host = np.asarray(x)
-  fingerprint = _fingerprint(x_host, config, rows)
+  fingerprint = _fingerprint(np.asarray(x), config, rows) if results_dir is not None else None
   x_dev = jax.device_put(x, NamedSharding(mesh, PartitionSpec()))
   program = _get_program(static_cfg, width_max, mesh, vectorize)
 

@@ -1,0 +1,235 @@
+"""Analysis of trained ReLU-DAEs: weight and representation diagnostics, detection metrics.
+
+Representation measures act on ONE code h of shape (p,) (vmap for batches); weight diagnostics
+take the whole (d, p) matrix. Metrics are the canonical formulas, each with a hand-computed test.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dae_theory._src import checks
+from dae_theory._src.model import DAEParams, HIGHEST, dae_apply
+
+_TINY = 1e-30
+
+
+# ----------------------------------------------------------------------------------------------
+# Representation measures (paper §6, SPEC §6), per code h ∈ ℝ^p
+# ----------------------------------------------------------------------------------------------
+
+
+def representation_std(h: jax.Array) -> jax.Array:
+  """The paper's spikiness score: population std over units, √((1/p) Σ_j (h_j − h̄)²).
+
+  Works on any leading shape: the std is over the last axis. For a one-hot h with value a,
+  Std = a √(1/p − 1/p²).
+  """
+  return jnp.std(h, axis=-1)
+
+
+def normalized_std(h: jax.Array) -> jax.Array:
+  """Std(h) / ‖h‖₂: scale-free; 0 for a uniform code, √((1 − 1/p)/p) for one-hot (0 for h = 0)."""
+  norm = jnp.linalg.norm(h, axis=-1)
+  return jnp.where(norm > 0, jnp.std(h, axis=-1) / jnp.maximum(norm, _TINY), 0.0)
+
+
+def peak_energy_fraction(h: jax.Array) -> jax.Array:
+  """max_j h_j² / ‖h‖₂²: 1 for one-hot, 1/k for k equal active units (0 for h = 0)."""
+  sq = h * h
+  total = jnp.sum(sq, axis=-1)
+  return jnp.where(total > 0, jnp.max(sq, axis=-1) / jnp.maximum(total, _TINY), 0.0)
+
+
+def l4_l2_ratio(h: jax.Array) -> jax.Array:
+  """‖h‖₄ / ‖h‖₂ (the authors' sparsity ratio): 1 for one-hot, k^{−1/4} for k equal units."""
+  l2 = jnp.linalg.norm(h, axis=-1)
+  l4 = jnp.sum(h ** 4, axis=-1) ** 0.25
+  return jnp.where(l2 > 0, l4 / jnp.maximum(l2, _TINY), 0.0)
+
+
+def active_units(h: jax.Array, threshold: float = 0.0) -> jax.Array:
+  """Number of units with h_j > threshold."""
+  return jnp.sum(h > threshold, axis=-1)
+
+
+def participation_ratio(h: jax.Array) -> jax.Array:
+  """(Σ h_j²)² / Σ h_j⁴: the effective number of active units (1 for one-hot, k for k equal)."""
+  sq = h * h
+  den = jnp.sum(sq * sq, axis=-1)
+  return jnp.where(den > 0, jnp.sum(sq, axis=-1) ** 2 / jnp.maximum(den, _TINY), 0.0)
+
+
+SPIKINESS_SCORES = {
+    "std": representation_std,
+    "normalized_std": normalized_std,
+    "peak_energy_fraction": peak_energy_fraction,
+    "l4_l2_ratio": l4_l2_ratio,
+    # larger = spikier for every score: negate the participation ratio
+    "inverse_participation": lambda h: 1.0 / jnp.maximum(participation_ratio(h), 1.0),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Detection metrics
+# ----------------------------------------------------------------------------------------------
+
+
+def auroc(scores_positive, scores_negative) -> float:
+  """Area under the ROC curve = P(s₊ > s₋) + ½ P(s₊ = s₋) (Mann–Whitney U / (n₊ n₋)).
+
+  Positives are the memorised inputs (high score = flagged), as in the paper's Table 1.
+  """
+  pos = np.asarray(scores_positive, np.float64).ravel()
+  neg = np.asarray(scores_negative, np.float64).ravel()
+  if pos.size == 0 or neg.size == 0:
+    raise ValueError(f"auroc needs at least one positive and one negative score, got {pos.size} and {neg.size}")
+  if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
+    raise ValueError("auroc scores must be finite")
+  allv = np.concatenate([pos, neg])
+  order = np.argsort(allv, kind="mergesort")
+  ranks = np.empty(allv.size)
+  sorted_v = allv[order]
+  # average ranks over ties
+  _, first, counts = np.unique(sorted_v, return_index=True, return_counts=True)
+  avg = first + (counts - 1) / 2.0 + 1.0
+  ranks[order] = np.repeat(avg, counts)
+  u = ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2.0
+  return float(u / (pos.size * neg.size))
+
+
+def tpr_at_fpr(scores_positive, scores_negative, fpr: float = 0.01) -> float:
+  """True-positive rate at the threshold t = the (1 − fpr) quantile of the negative scores:
+  the fraction of positives with score > t (the authors' TPR@1%FPR, SPEC §9)."""
+  checks.check_scalar("fpr", fpr, nonnegative=True)
+  if fpr > 1:
+    raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+  pos = np.asarray(scores_positive, np.float64).ravel()
+  neg = np.asarray(scores_negative, np.float64).ravel()
+  if pos.size == 0 or neg.size == 0:
+    raise ValueError("tpr_at_fpr needs at least one positive and one negative score")
+  threshold = np.quantile(neg, 1.0 - fpr)
+  return float(np.mean(pos > threshold))
+
+
+# ----------------------------------------------------------------------------------------------
+# Weight diagnostics
+# ----------------------------------------------------------------------------------------------
+
+
+class ColumnReport(NamedTuple):
+  """Per-column diagnostics of W (d, p).
+
+  Attributes:
+    norms: (p,) column norms.
+    max_cosine: (p,) each column's largest cosine with the training samples (≈ 1: a stored sample).
+    nearest_sample: (p,) index of that sample.
+    antipodal_pairs: (q, 2) pairs (i, j) with cos(w_i, w_j) < −0.9 among columns of norm above
+      ``min_norm`` (each realises a linear rank-one map, SPEC §13 caveat).
+  """
+
+  norms: np.ndarray
+  max_cosine: np.ndarray
+  nearest_sample: np.ndarray
+  antipodal_pairs: np.ndarray
+
+
+def column_report(w, x, *, min_norm: float = 0.1, antipodal_cosine: float = -0.9) -> ColumnReport:
+  """Column norms, max cosine with the samples x (n, d), and antipodal pairs of W (d, p)."""
+  w = np.asarray(checks.check_array("w", w, ndim=2), np.float64)
+  x = np.asarray(checks.check_array("x", x, ndim=2), np.float64)
+  checks.check_dim("x", x, 1, w.shape[0], "the input dimension of w")
+  norms = np.linalg.norm(w, axis=0)
+  wu = w / np.maximum(norms, _TINY)[None, :]
+  xu = x / np.maximum(np.linalg.norm(x, axis=1), _TINY)[:, None]
+  cos = xu @ wu  # (n, p)
+  big = np.flatnonzero(norms > min_norm)
+  cc = wu[:, big].T @ wu[:, big]
+  i, j = np.nonzero(np.triu(cc < antipodal_cosine, k=1))
+  pairs = np.stack([big[i], big[j]], axis=1) if i.size else np.zeros((0, 2), int)
+  return ColumnReport(norms, cos.max(axis=0), cos.argmax(axis=0), pairs)
+
+
+class ColumnMatch(NamedTuple):
+  """Optimal one-to-one matching of learned columns to predicted columns (Hungarian).
+
+  Attributes:
+    learned: (k,) learned column index matched to each predicted column.
+    cosine: (k,) cosine of each matched pair.
+    norm_ratio: (k,) ‖learned‖ / ‖predicted‖.
+    relative_error: (k,) ‖learned − predicted‖ / ‖predicted‖.
+  """
+
+  learned: np.ndarray
+  cosine: np.ndarray
+  norm_ratio: np.ndarray
+  relative_error: np.ndarray
+
+
+def match_columns(w_learned, w_predicted) -> ColumnMatch:
+  """Matches each non-zero predicted column to a distinct learned column maximising Σ cosine
+  (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``)."""
+  from scipy.optimize import linear_sum_assignment
+
+  wl = np.asarray(w_learned, np.float64)
+  wp = np.asarray(w_predicted, np.float64)
+  wp = wp[:, np.linalg.norm(wp, axis=0) > 0]
+  if wl.shape[0] != wp.shape[0]:
+    raise ValueError(f"w_learned and w_predicted must have the same d, got {wl.shape[0]} and {wp.shape[0]}")
+  if wp.shape[1] > wl.shape[1]:
+    raise ValueError(f"w_learned has {wl.shape[1]} columns, fewer than the {wp.shape[1]} predicted ones")
+  nl, npred = np.linalg.norm(wl, axis=0), np.linalg.norm(wp, axis=0)
+  cos = (wp / npred).T @ (wl / np.maximum(nl, _TINY))  # (k, p)
+  rows, cols = linear_sum_assignment(-cos)
+  learned = cols[np.argsort(rows)]
+  return ColumnMatch(learned, cos[np.arange(wp.shape[1]), learned], nl[learned] / npred,
+                     np.linalg.norm(wl[:, learned] - wp, axis=0) / npred)
+
+
+def gram_error(w_learned, w_predicted) -> float:
+  """‖W Wᵀ − W* W*ᵀ‖_F / ‖W* W*ᵀ‖_F: a split- and rotation-invariant comparison of weights."""
+  wl = np.asarray(w_learned, np.float64)
+  wp = np.asarray(w_predicted, np.float64)
+  a, b = wl @ wl.T, wp @ wp.T
+  return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def one_hot_fraction(h, share: float = 0.95) -> float:
+  """Fraction of codes (rows of h, (m, p)) in which one unit carries more than ``share`` of ‖h‖²."""
+  return float(np.mean(np.asarray(peak_energy_fraction(jnp.asarray(h))) > share))
+
+
+def representations(params: DAEParams, y) -> jax.Array:
+  """Hidden codes of a batch y (m, d): (m, p)."""
+  return jax.nn.relu(jnp.matmul(jnp.asarray(y), params.w1, precision=HIGHEST))
+
+
+def apply_batch(params: DAEParams, y) -> jax.Array:
+  """f(y) for a batch y (m, d)."""
+  return jax.vmap(dae_apply, in_axes=(None, 0))(params, jnp.asarray(y))
+
+
+def jacobian_spectrum(params: DAEParams, y) -> tuple[jax.Array, jax.Array]:
+  """Singular values of the denoiser's Jacobian ∂f/∂y at y (d,) (paper App. B.3), and its effective
+  rank exp(H(s/Σs)) (entropy of the normalised singular values).
+
+  For the ReLU-DAE the Jacobian is W2 diag(1[W1ᵀy > 0]) W1ᵀ: a memorised training point gives a
+  rank-one Jacobian along its stored sample, a generalised one a spread over the mode's directions.
+  """
+  jac = jax.jacfwd(lambda v: dae_apply(params, v))(jnp.asarray(y))
+  s = jnp.linalg.svd(jac, compute_uv=False)
+  p = s / jnp.maximum(jnp.sum(s), _TINY)
+  ent = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.maximum(p, _TINY)), 0.0))
+  return s, jnp.exp(ent)
+
+
+def gating_overlap(h_a, h_b) -> jax.Array:
+  """Jaccard overlap of the active-unit sets of two codes: |A ∩ B| / |A ∪ B| (1 if both empty)."""
+  a, b = h_a > 0, h_b > 0
+  inter = jnp.sum(a & b, axis=-1)
+  union = jnp.sum(a | b, axis=-1)
+  return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0)

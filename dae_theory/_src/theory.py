@@ -1,0 +1,402 @@
+"""Closed-form predictions of the paper: memorisation (Cor 3.2), generalisation (Thm 3.1, Cor 3.3),
+hybrid (Cor 3.4). Host-side float64 (NumPy): these are references, evaluated once per experiment.
+
+Notation: X is (n, d) with samples as rows (the paper stacks them as columns); a cluster k holds
+n_k samples, ρ_k = n_k / n; λ is the paper's weight decay (eq. 6, tied W penalised on both sides).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from dae_theory._src import checks
+from dae_theory._src.mixture import GaussianMixture, check_mixture
+
+
+def _as_f64(name, x, ndim=2):
+  x = checks.check_array(name, x, ndim=ndim)
+  checks.check_nonempty(name, x)
+  checks.check_finite(name, x)
+  return np.asarray(x, np.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Memorisation, Cor 3.2
+# ----------------------------------------------------------------------------------------------
+
+
+class MemorizationAssumptions(NamedTuple):
+  """Which of Cor 3.2's assumptions hold for (X, λ, p).
+
+  Attributes:
+    max_cosine: β₁ = max_{i≠j} cos(x_i, x_j) (−inf for n = 1); the corollary needs β₁ < 0.
+    pairwise_obtuse: β₁ < 0.
+    width_ok: p ≥ n.
+    decay_ok: nλ < min_i ‖x_i‖² (else some r_i is not real: the sample is not stored).
+    n_lam: nλ.
+    min_sq_norm: min_i ‖x_i‖².
+  """
+
+  max_cosine: float
+  pairwise_obtuse: bool
+  width_ok: bool
+  decay_ok: bool
+  n_lam: float
+  min_sq_norm: float
+
+  @property
+  def holds(self) -> bool:
+    return self.pairwise_obtuse and self.width_ok and self.decay_ok
+
+  def failures(self) -> list[str]:
+    """Human-readable list of the assumptions that fail (empty when all hold)."""
+    out = []
+    if not self.pairwise_obtuse:
+      out.append(f"samples are not pairwise obtuse: max cosine {self.max_cosine:.3f} >= 0")
+    if not self.width_ok:
+      out.append("width p is smaller than the number of samples n")
+    if not self.decay_ok:
+      out.append(f"n·lam = {self.n_lam:.4g} is not below min ||x_i||^2 = {self.min_sq_norm:.4g}")
+    return out
+
+
+def memorization_assumptions(x, lam, width: int) -> MemorizationAssumptions:
+  """Checks Cor 3.2's assumptions: pairwise-negative cosines, p ≥ n, nλ < min ‖x_i‖²."""
+  x = _as_f64("x", x)
+  checks.check_scalar("lam", lam, nonnegative=True)
+  width = checks.check_int("width", width)
+  n = x.shape[0]
+  sq = np.sum(x * x, axis=1)
+  if (sq == 0).any():
+    raise ValueError("x has a zero sample: its direction (and cosine) is undefined")
+  unit = x / np.sqrt(sq)[:, None]
+  cos = unit @ unit.T
+  off = cos[~np.eye(n, dtype=bool)]
+  beta = float(off.max()) if off.size else -np.inf
+  return MemorizationAssumptions(beta, beta < 0, width >= n, n * lam < sq.min(), float(n * lam), float(sq.min()))
+
+
+def memorization_scales(x, sigma, lam) -> np.ndarray:
+  """r_i = √((‖x_i‖² − nλ) / (‖x_i‖⁴ + σ²‖x_i‖²)) of Cor 3.2 (eq. 9); (n,).
+
+  A stored column is r_i x_i, of norm √((‖x_i‖² − nλ)/(‖x_i‖² + σ²)).
+  """
+  x = _as_f64("x", x)
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
+  n = x.shape[0]
+  sq = np.sum(x * x, axis=1)
+  if not (n * lam < sq).all():
+    raise ValueError(f"lam too large: n·lam = {n * lam:.4g} must be below min ||x_i||^2 = {sq.min():.4g} "
+                     "for every sample to be stored (Cor 3.2)")
+  return np.sqrt((sq - n * lam) / (sq ** 2 + sigma ** 2 * sq))
+
+
+def memorization_weights(x, sigma, lam, width: int) -> np.ndarray:
+  """W_mem = (r_1 x_1, …, r_n x_n, 0, …, 0) ∈ ℝ^{d×p}, the Cor 3.2 local minimiser (W2 = W1).
+
+  Args:
+    x: (n, d) training samples (pairwise obtuse for the corollary to apply; see
+      ``memorization_assumptions``).
+    sigma: noise level σ > 0.
+    lam: weight decay λ ≥ 0 with nλ < min ‖x_i‖².
+    width: p ≥ n.
+
+  Returns:
+    (d, p) float64 weights; columns n..p−1 are zero.
+  """
+  x = _as_f64("x", x)
+  width = checks.check_int("width", width)
+  n, d = x.shape
+  if width < n:
+    raise ValueError(f"width must be at least the number of samples n = {n} to store each one, got {width}")
+  w = np.zeros((d, width))
+  w[:, :n] = (memorization_scales(x, sigma, lam)[:, None] * x).T
+  return w
+
+
+def memorization_loss(x, sigma, lam) -> float:
+  """Eq. (6) at W_mem when exactly the own unit of each noisy input fires (Cor 3.2's regime).
+
+      (1/n) Σ_i [‖x_i‖² (s_i‖x_i‖² − 1)² + s_i² σ² ‖x_i‖⁴] + 2λ Σ_i s_i ‖x_i‖²,   s_i = r_i².
+
+  ReLU events (the own unit off, another on) are neglected: their probability is exponentially
+  small in (margin/σ)², but not negligible at moderate margins: for 6 simplex points of norm 2–4
+  (cos −0.2) at σ = 0.2 another unit fires with probability up to P(z > 2) ≈ 2 %, and the
+  Monte-Carlo loss at W_mem is 1.3 % above this value (tests/test_theory.py). As λ → 0 this is
+  ``memorization_loss_limit``.
+  """
+  x = _as_f64("x", x)
+  s = memorization_scales(x, sigma, lam) ** 2
+  sq = np.sum(x * x, axis=1)
+  data = np.mean(sq * (s * sq - 1.0) ** 2 + s ** 2 * sigma ** 2 * sq ** 2)
+  return float(data + 2.0 * lam * np.sum(s * sq))
+
+
+def memorization_loss_limit(x, sigma) -> float:
+  """The λ → 0 loss of Cor 3.2: (1/n) Σ_i σ²‖x_i‖² / (σ² + ‖x_i‖²) (< σ², independent of d)."""
+  x = _as_f64("x", x)
+  checks.check_scalar("sigma", sigma, positive=True)
+  sq = np.sum(x * x, axis=1)
+  return float(np.mean(sigma ** 2 * sq / (sigma ** 2 + sq)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Generalisation, Thm 3.1 / Cor 3.3
+# ----------------------------------------------------------------------------------------------
+
+
+def allocate_width(width: int, counts: Sequence[int], ranks: Sequence[int] | None = None, *,
+                   rule: str = "equal") -> np.ndarray:
+  """Splits p hidden units over clusters: p = Σ_k p_k (the theorems leave the split open).
+
+  Rules (our decision, documented since the paper is silent):
+    "equal": p // K each, the remainder to the largest clusters.
+    "proportional": p_k ∝ n_k (largest remainders).
+  Each p_k is capped at ``ranks[k]`` (a cluster cannot use more units than its Gram rank); the
+  units freed go to clusters with room, largest first.
+
+  Returns:
+    (K,) int array of widths p_k.
+  """
+  width = checks.check_int("width", width)
+  counts = np.asarray(counts, np.int64)
+  k = counts.size
+  if rule == "equal":
+    share = np.full(k, width / k)
+  elif rule == "proportional":
+    share = width * counts / counts.sum()
+  else:
+    raise ValueError(f"rule must be 'equal' or 'proportional', got {rule!r}")
+  widths = np.floor(share).astype(np.int64)
+  order = np.lexsort((-counts, -(share - widths)))
+  widths[order[: width - widths.sum()]] += 1
+  if ranks is not None:
+    cap = np.asarray(ranks, np.int64)
+    spare = int(np.sum(np.maximum(widths - cap, 0)))
+    widths = np.minimum(widths, cap)
+    while spare > 0 and (widths < cap).any():  # one unit at a time to the narrowest cluster with room
+      room = np.flatnonzero(widths < cap)
+      i = room[np.lexsort((-counts[room], widths[room]))[0]]
+      widths[i] += 1
+      spare -= 1
+  return widths
+
+
+class ClusterSolution(NamedTuple):
+  """The Thm 3.1 block solution for one cluster.
+
+  Attributes:
+    eigvecs: (d, p_k) top eigenvectors U_k of X_kᵀX_k (the paper's X_kX_kᵀ).
+    eigvals: (p_k,) their eigenvalues Λ_k (unnormalised: n_k × the second moment's).
+    shrink: (p_k,) (Λ − nλ)/(Λ + n_kσ²), the eigenvalues of W_{X_k}W_{X_k}ᵀ.
+    weights: (d, p_k) W_{X_k} = U (I + n_kσ²Λ⁻¹)^{-1/2} (I − nλΛ⁻¹)^{1/2} O_kᵀ, with O_k the
+      Householder rotation that sends every column to the cluster's side (all its ReLUs on).
+
+  The theorem leaves O_k free. Our choice puts the columns symmetrically around the cluster mean,
+  which turns the block on for its own cluster but does not keep it off elsewhere: on a 3-mode
+  mixture in d = 10 (cos −1/2 between means, rank-2 modes of scale 0.4, ‖μ‖ = 2) gating was
+  exact (own block all on, all others off) for 19 % of the training inputs. W_{X_k}W_{X_k}ᵀ and
+  the map M_k do not depend on O_k; compare functions through them.
+  """
+
+  eigvecs: np.ndarray
+  eigvals: np.ndarray
+  shrink: np.ndarray
+  weights: np.ndarray
+
+
+def _positive_rotation(a: np.ndarray, mean: np.ndarray) -> np.ndarray:
+  """Orthogonal O (p×p) with every column of a Oᵀ having a positive inner product with ``mean``."""
+  p = a.shape[1]
+  v = a.T @ mean
+  if p == 1:
+    return np.full((1, 1), 1.0 if v[0] >= 0 else -1.0)
+  v = v / np.linalg.norm(v)
+  target = np.full(p, 1.0 / np.sqrt(p))
+  u = v - target
+  if np.linalg.norm(u) < 1e-12:
+    return np.eye(p)
+  u /= np.linalg.norm(u)
+  return np.eye(p) - 2.0 * np.outer(u, u)  # symmetric, maps v ↔ target
+
+
+def cluster_solution(x_k, n_total: int, sigma, lam, width: int) -> ClusterSolution:
+  """Thm 3.1's block W_{X_k} for one cluster's samples x_k (n_k, d), with n = ``n_total``.
+
+  Only eigen-directions with Λ > nλ survive (the others have no real shrinkage); fewer than
+  ``width`` columns are returned when the cluster has fewer such directions.
+  """
+  x_k = _as_f64("x_k", x_k)
+  width = checks.check_int("width", width, minimum=0)
+  n_k = x_k.shape[0]
+  evals, evecs = np.linalg.eigh(x_k.T @ x_k)
+  order = np.argsort(evals)[::-1]
+  evals, evecs = evals[order], evecs[:, order]
+  keep = min(width, int(np.sum(evals > n_total * lam + 1e-12 * max(evals[0], 1.0))))
+  evals, evecs = evals[:keep], evecs[:, :keep]
+  shrink = (evals - n_total * lam) / (evals + n_k * sigma ** 2)
+  a = evecs * np.sqrt(shrink)[None, :]
+  o = _positive_rotation(a, x_k.mean(axis=0)) if keep else np.zeros((0, 0))
+  return ClusterSolution(evecs, evals, shrink, a @ o.T)
+
+
+def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "equal") -> tuple[np.ndarray, np.ndarray]:
+  """W_gen = (W_{X_1} … W_{X_K}) of Thm 3.1 / Cor 3.3, padded with zero columns to width p.
+
+  Args:
+    x: (n, d) samples; labels: (n,) cluster of each.
+    sigma, lam: noise level and weight decay (condition nλ < the kept eigenvalues).
+    width: p; split over clusters by ``allocate_width(rule)`` capped at each Gram rank.
+    rule: "equal" or "proportional".
+
+  Returns:
+    (weights (d, p), column_cluster (p,) int: the cluster of each column, −1 for zero columns).
+  """
+  x = _as_f64("x", x)
+  labels = np.asarray(labels)
+  checks.check_dim("labels", labels, 0, x.shape[0], "one label per sample")
+  width = checks.check_int("width", width)
+  ids, counts = np.unique(labels, return_counts=True)
+  ranks = [np.linalg.matrix_rank(x[labels == i]) for i in ids]
+  widths = allocate_width(width, counts, ranks, rule=rule)
+  cols, owner = [], []
+  for i, w in zip(ids, widths):
+    sol = cluster_solution(x[labels == i], x.shape[0], sigma, lam, int(w))
+    cols.append(sol.weights)
+    owner += [int(i)] * sol.weights.shape[1]
+  w = np.concatenate(cols, axis=1) if cols else np.zeros((x.shape[1], 0))
+  pad = width - w.shape[1]
+  return np.concatenate([w, np.zeros((x.shape[1], pad))], axis=1), np.asarray(owner + [-1] * pad)
+
+
+def shrunk_linear_map(second_moment, sigma, lam_over_rho, rank: int) -> np.ndarray:
+  """[(S − λ/ρ · I)(S + σ²I)⁻¹]_{rank}: eigenvalues (s − λ/ρ)/(s + σ²) of the top ``rank``
+  eigen-directions of S with s > λ/ρ; zero elsewhere (Cor 3.3). S symmetric (d, d)."""
+  s = _as_f64("second_moment", second_moment)
+  evals, evecs = np.linalg.eigh(0.5 * (s + s.T))
+  order = np.argsort(evals)[::-1][:rank]
+  evals, evecs = evals[order], evecs[:, order]
+  keep = evals > lam_over_rho
+  m = (evals[keep] - lam_over_rho) / (evals[keep] + sigma ** 2)
+  return (evecs[:, keep] * m[None, :]) @ evecs[:, keep].T
+
+
+def cluster_linear_maps(x, labels, sigma, lam, widths: Sequence[int]) -> np.ndarray:
+  """Empirical M_k = [(Ŝ_k − λ/ρ_k)(Ŝ_k + σ²)⁻¹]_{rank p_k} with Ŝ_k = X_kᵀX_k / n_k; (K, d, d).
+
+  What the bias-free network computes on cluster k's region (Cor 3.3; equals W_{X_k}W_{X_k}ᵀ).
+  Clusters in the order of ``np.unique(labels)``.
+  """
+  x = _as_f64("x", x)
+  labels = np.asarray(labels)
+  ids = np.unique(labels)
+  widths = np.broadcast_to(np.asarray(widths), ids.shape)
+  n = x.shape[0]
+  maps = []
+  for i, p_k in zip(ids, widths):
+    xk = x[labels == i]
+    maps.append(shrunk_linear_map(xk.T @ xk / xk.shape[0], sigma, lam * n / xk.shape[0], int(p_k)))
+  return np.stack(maps)
+
+
+def mixture_linear_maps(mixture: GaussianMixture, sigma, lam, widths: Sequence[int]) -> np.ndarray:
+  """Population M_k = [(S_k − λ/ρ_k)(S_k + σ²)⁻¹]_{rank p_k}, S_k = μ_kμ_kᵀ + Σ_k; (K, d, d)."""
+  check_mixture(mixture)
+  s = _second_moments(mixture)
+  rho = np.asarray(mixture.weights, np.float64)
+  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  return np.stack([shrunk_linear_map(s[k], sigma, lam / rho[k], int(widths[k])) for k in range(rho.size)])
+
+
+def _second_moments(mixture: GaussianMixture) -> np.ndarray:
+  """S_k = μ_kμ_kᵀ + F_kF_kᵀ + s_k I in float64 NumPy, (K, d, d)."""
+  mu = np.asarray(mixture.means, np.float64)
+  f = np.asarray(mixture.factors, np.float64)
+  iso = np.asarray(mixture.iso_var, np.float64)
+  eye = np.eye(mu.shape[1])
+  return np.einsum("kd,ke->kde", mu, mu) + np.einsum("kdr,ker->kde", f, f) + iso[:, None, None] * eye[None]
+
+
+def block_linear_loss(mixture: GaussianMixture, sigma, widths: Sequence[int]) -> float:
+  """Exact population loss (λ → 0) of the per-mode maps M_k applied on their own mode:
+
+      Σ_k ρ_k [ Σ_{j ≤ p_k} e_j σ² / (e_j + σ²) + Σ_{j > p_k} e_j ],   e_j = eig_j(S_k).
+
+  (A direction kept with gain m = e/(e+σ²) costs (1−m)² e + m² σ² = e σ²/(e+σ²).)
+  Assumes every input is gated to its own block.
+  """
+  check_mixture(mixture)
+  s = _second_moments(mixture)
+  rho = np.asarray(mixture.weights, np.float64)
+  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  total = 0.0
+  for k in range(rho.size):
+    e = np.sort(np.linalg.eigvalsh(s[k]))[::-1]
+    e = np.clip(e, 0.0, None)
+    p_k = int(widths[k])
+    total += rho[k] * (np.sum(e[:p_k] * sigma ** 2 / (e[:p_k] + sigma ** 2)) + np.sum(e[p_k:]))
+  return float(total)
+
+
+def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int]) -> float:
+  """Cor 3.3's λ → 0 expression as transcribed (SPEC §5), without the C_k p_k/(σ² n_k) term:
+
+      Σ_k ρ_k [ Σ_{j ≤ p_k} e_j σ⁴ / (e_j + σ²)² + Σ_{j > p_k} e_j ].
+
+  Finding: each kept direction's term lacks the variance part e_j² σ²/(e_j + σ²)², so this is
+  below the exact loss ``block_linear_loss`` of the very solution it describes; it cannot be an
+  upper bound as n_k → ∞. Kept for comparison; use ``block_linear_loss`` as the prediction.
+  """
+  check_mixture(mixture)
+  s = _second_moments(mixture)
+  rho = np.asarray(mixture.weights, np.float64)
+  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  total = 0.0
+  for k in range(rho.size):
+    e = np.clip(np.sort(np.linalg.eigvalsh(s[k]))[::-1], 0.0, None)
+    p_k = int(widths[k])
+    total += rho[k] * (np.sum(e[:p_k] * sigma ** 4 / (e[:p_k] + sigma ** 2) ** 2) + np.sum(e[p_k:]))
+  return float(total)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hybrid, Cor 3.4
+# ----------------------------------------------------------------------------------------------
+
+
+def hybrid_weights(x, labels, is_duplicate, sigma, lam, width: int, *, rule: str = "equal") -> tuple[np.ndarray, np.ndarray]:
+  """Cor 3.4: a memorising column r_ℓ x_ℓ per duplicated sample plus Thm 3.1 blocks for the rest.
+
+  A duplicated cluster (c copies of x_ℓ) is rank one: its block is the single column with
+  shrinkage (c‖x‖² − nλ)/(c‖x‖² + cσ²) along x_ℓ/‖x_ℓ‖, i.e. the Cor 3.2 scale with the total n.
+
+  Args:
+    x: (n, d) samples (duplicates included); labels: (n,) clusters, each duplicated sample with
+      its copies forming its own cluster (as ``duplicate_samples`` returns them).
+    is_duplicate: (n,) bool.
+    sigma, lam, width: as ``generalization_weights``; p ≥ (number of duplicated samples).
+
+  Returns:
+    (weights (d, p), column_cluster (p,)).
+  """
+  x = _as_f64("x", x)
+  labels = np.asarray(labels)
+  dup = np.asarray(is_duplicate, bool)
+  width = checks.check_int("width", width)
+  dup_ids = np.unique(labels[dup])
+  if width < dup_ids.size:
+    raise ValueError(f"width must be at least the number of duplicated samples ({dup_ids.size}), got {width}")
+  n = x.shape[0]
+  cols, owner = [], []
+  for i in dup_ids:
+    sol = cluster_solution(x[labels == i], n, sigma, lam, 1)
+    cols.append(sol.weights)
+    owner += [int(i)] * sol.weights.shape[1]
+  rest = ~np.isin(labels, dup_ids)
+  w_rest, own_rest = generalization_weights(x[rest], labels[rest], sigma, lam * n / max(rest.sum(), 1),
+                                            width - sum(c.shape[1] for c in cols), rule=rule)
+  w = np.concatenate(cols + [w_rest], axis=1)
+  return w, np.concatenate([np.asarray(owner, int), own_rest])

@@ -1,0 +1,88 @@
+"""Detection metrics and representation measures on hand-computed cases."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dae_theory as dt
+
+
+def test_auroc_by_hand():
+  # pairs (pos > neg): 3>1, 3>2, 3=3 (½), 5>all three → (2 + 0.5 + 3) / 6
+  assert dt.auroc([3.0, 5.0], [1.0, 2.0, 3.0]) == pytest.approx(5.5 / 6)
+  assert dt.auroc([1, 2], [3, 4]) == 0.0 and dt.auroc([3, 4], [1, 2]) == 1.0
+  assert dt.auroc([1, 1], [1, 1]) == 0.5
+  rng = np.random.default_rng(0)
+  a, b = rng.normal(size=300), rng.normal(size=200) - 0.5
+  brute = np.mean((a[:, None] > b[None]) + 0.5 * (a[:, None] == b[None]))
+  assert dt.auroc(a, b) == pytest.approx(brute)
+  with pytest.raises(ValueError, match="at least one positive"):
+    dt.auroc([], [1.0])
+
+
+def test_tpr_at_fpr_by_hand():
+  neg = np.arange(100.0)  # the 0.99 quantile is 98.01
+  pos = np.array([97.0, 98.5, 99.5, 200.0])
+  assert dt.tpr_at_fpr(pos, neg, fpr=0.01) == 0.75
+  assert dt.tpr_at_fpr(pos, neg, fpr=0.0) == 0.5  # threshold 99: strictly above
+  with pytest.raises(ValueError, match="fpr must be in"):
+    dt.tpr_at_fpr(pos, neg, fpr=2.0)
+
+
+def test_spikiness_scores_by_hand():
+  p = 100
+  one_hot = jnp.zeros(p).at[3].set(9.38)
+  np.testing.assert_allclose(dt.representation_std(one_hot), 9.38 * np.sqrt(1 / p - 1 / p ** 2), rtol=1e-6)
+  even = jnp.zeros(p).at[:4].set(2.0)
+  assert float(dt.peak_energy_fraction(one_hot)) == pytest.approx(1.0)
+  assert float(dt.peak_energy_fraction(even)) == pytest.approx(0.25)
+  assert float(dt.participation_ratio(even)) == pytest.approx(4.0)
+  assert float(dt.l4_l2_ratio(even)) == pytest.approx(4 ** -0.25)
+  assert int(dt.active_units(even)) == 4
+  np.testing.assert_allclose(dt.normalized_std(one_hot), np.sqrt((1 - 1 / p) / p), rtol=1e-6)
+  zero = jnp.zeros(p)
+  for f in (dt.normalized_std, dt.peak_energy_fraction, dt.l4_l2_ratio, dt.participation_ratio):
+    assert float(f(zero)) == 0.0
+  batch = jnp.stack([one_hot, even])
+  np.testing.assert_allclose(dt.representation_std(batch), [float(dt.representation_std(one_hot)),
+                                                            float(dt.representation_std(even))], rtol=1e-6)
+  assert dt.one_hot_fraction(batch) == 0.5
+
+
+def test_column_report_and_matching(rng):
+  x = rng.normal(size=(5, 8))
+  perm = [2, 0, 4]
+  w = np.zeros((8, 6))
+  w[:, [1, 3, 5]] = x[perm].T * np.array([0.5, 1.0, 2.0])
+  w[:, 0] = 0.01 * rng.normal(size=8)
+  rep = dt.column_report(w, x)
+  np.testing.assert_allclose(rep.max_cosine[[1, 3, 5]], 1.0, atol=1e-12)
+  np.testing.assert_array_equal(rep.nearest_sample[[1, 3, 5]], perm)
+  pred = x[[0, 2, 4]].T
+  m = dt.match_columns(w, pred)
+  np.testing.assert_array_equal(m.learned, [3, 1, 5])
+  np.testing.assert_allclose(m.cosine, 1.0, atol=1e-12)
+  np.testing.assert_allclose(m.norm_ratio, [1.0, 0.5, 2.0], rtol=1e-12)
+  anti = np.stack([x[0], -x[0], x[1]], axis=1)
+  assert dt.column_report(anti, x).antipodal_pairs.tolist() == [[0, 1]]
+  assert dt.gram_error(w, w) == 0.0
+  split = np.concatenate([w[:, [1]] * np.sqrt(0.3), w[:, [1]] * np.sqrt(0.7)], axis=1)
+  assert dt.gram_error(split, w[:, [1]]) == pytest.approx(0.0, abs=1e-12)  # split columns, same function
+
+
+def test_jacobian_of_a_memorising_unit_is_rank_one():
+  x = jnp.array([3.0, 0.0, 0.0, 0.0])
+  w = jnp.stack([x / 3.0, jnp.array([-1.0, 0.0, 0.0, 0.0])], axis=1)  # the second unit is off near x
+  s, eff = dt.jacobian_spectrum(dt.DAEParams(w), x + 0.01)
+  np.testing.assert_allclose(s, [1.0, 0.0, 0.0, 0.0], atol=1e-6)
+  assert float(eff) == pytest.approx(1.0, abs=1e-5)
+  s2, eff2 = dt.jacobian_spectrum(dt.DAEParams(jnp.eye(4)), jnp.ones(4))
+  assert float(eff2) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_gating_overlap():
+  a = jnp.array([1.0, 0.0, 2.0, 0.0])
+  b = jnp.array([1.0, 3.0, 0.0, 0.0])
+  assert float(dt.gating_overlap(a, b)) == pytest.approx(1 / 3)
+  assert float(dt.gating_overlap(jnp.zeros(4), jnp.zeros(4))) == 1.0
