@@ -113,23 +113,32 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
 
 
 def sweep_rates(x, cfg, k: int, reps: int) -> dict:
+  """Model-steps/s of the sweep (map and vmap) and of the same models one after the other.
+
+  The three are timed in interleaved rounds (map, vmap, sequential, map, …) so that the machine's
+  drifts hit all three alike; medians over the rounds."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
-  out = {}
-  for vec in ("map", "vmap"):
-    run = lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize=vec).params.w1
-    run()
-    out[f"sweep_{vec}"] = k * cfg.steps / median_time(run, reps)
-  dt.train(x, cfg)
+  runs = {
+      "sweep_map": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="map").params.w1,
+      "sweep_vmap": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="vmap").params.w1,
+  }
 
   def sequential():
     last = None
     for s in seeds:
       for n in sizes:
         last = dt.train(x, cfg, seed=s, num_samples=n).params
-      jax.block_until_ready(last)
-    return last
-  out["sequential"] = k * cfg.steps / median_time(sequential, max(1, reps - 1))
-  return out
+    return jax.block_until_ready(last)
+  runs["sequential"] = sequential
+  for fn in runs.values():
+    fn()  # compile
+  times = {name: [] for name in runs}
+  for _ in range(reps):
+    for name, fn in runs.items():
+      t = time.perf_counter()
+      jax.block_until_ready(fn())
+      times[name].append(time.perf_counter() - t)
+  return {name: k * cfg.steps / float(np.median(t)) for name, t in times.items()}
 
 
 def femp_bench(n: int, m: int, rate: float, reps: int, with_torch: bool) -> dict:
