@@ -320,6 +320,20 @@ def _second_moments(mixture: GaussianMixture) -> np.ndarray:
   return np.einsum("kd,ke->kde", mu, mu) + np.einsum("kdr,ker->kde", f, f) + iso[:, None, None] * eye[None]
 
 
+def _per_mode_loss(mixture: GaussianMixture, widths: Sequence[int], kept_cost) -> float:
+  """Σ_k ρ_k [Σ_{j ≤ p_k} kept_cost(e_j) + Σ_{j > p_k} e_j] over the eigenvalues e_j of S_k."""
+  check_mixture(mixture)
+  s = _second_moments(mixture)
+  rho = np.asarray(mixture.weights, np.float64)
+  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  total = 0.0
+  for k in range(rho.size):
+    e = np.clip(np.sort(np.linalg.eigvalsh(s[k]))[::-1], 0.0, None)
+    p_k = int(widths[k])
+    total += rho[k] * (np.sum(kept_cost(e[:p_k])) + np.sum(e[p_k:]))
+  return float(total)
+
+
 def block_linear_loss(mixture: GaussianMixture, sigma, widths: Sequence[int]) -> float:
   """Exact population loss (λ → 0) of the per-mode maps M_k applied on their own mode:
 
@@ -328,17 +342,7 @@ def block_linear_loss(mixture: GaussianMixture, sigma, widths: Sequence[int]) ->
   (A direction kept with gain m = e/(e+σ²) costs (1−m)² e + m² σ² = e σ²/(e+σ²).)
   Assumes every input is gated to its own block.
   """
-  check_mixture(mixture)
-  s = _second_moments(mixture)
-  rho = np.asarray(mixture.weights, np.float64)
-  widths = np.broadcast_to(np.asarray(widths), rho.shape)
-  total = 0.0
-  for k in range(rho.size):
-    e = np.sort(np.linalg.eigvalsh(s[k]))[::-1]
-    e = np.clip(e, 0.0, None)
-    p_k = int(widths[k])
-    total += rho[k] * (np.sum(e[:p_k] * sigma ** 2 / (e[:p_k] + sigma ** 2)) + np.sum(e[p_k:]))
-  return float(total)
+  return _per_mode_loss(mixture, widths, lambda e: e * sigma ** 2 / (e + sigma ** 2))
 
 
 def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int]) -> float:
@@ -350,16 +354,7 @@ def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int
   below the exact loss ``block_linear_loss`` of the very solution it describes; it cannot be an
   upper bound as n_k → ∞. Kept for comparison; use ``block_linear_loss`` as the prediction.
   """
-  check_mixture(mixture)
-  s = _second_moments(mixture)
-  rho = np.asarray(mixture.weights, np.float64)
-  widths = np.broadcast_to(np.asarray(widths), rho.shape)
-  total = 0.0
-  for k in range(rho.size):
-    e = np.clip(np.sort(np.linalg.eigvalsh(s[k]))[::-1], 0.0, None)
-    p_k = int(widths[k])
-    total += rho[k] * (np.sum(e[:p_k] * sigma ** 4 / (e[:p_k] + sigma ** 2) ** 2) + np.sum(e[p_k:]))
-  return float(total)
+  return _per_mode_loss(mixture, widths, lambda e: e * sigma ** 4 / (e + sigma ** 2) ** 2)
 
 
 # ----------------------------------------------------------------------------------------------
