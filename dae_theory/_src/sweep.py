@@ -182,14 +182,15 @@ def _metadata(config, rows, chunk, fingerprint, mesh, seconds) -> dict:
           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def _save_chunk(results_dir: Path, chunk: int, out: TrainOutput, count: int, meta: dict) -> None:
-  arrays = {"w1": out.params.w1[:count], "loss_history": out.loss_history[:count]}
-  if out.params.w2 is not None:
-    arrays["w2"] = out.params.w2[:count]
+def _chunk_arrays(out: TrainOutput, count: int) -> dict[str, np.ndarray]:
+  """The first ``count`` models of a (padded) chunk's output, as named arrays."""
+  arrays = {"w1": out.params.w1, "loss_history": out.loss_history, "w2": out.params.w2}
   if out.snapshots is not None:
-    arrays["snapshot_w1"] = out.snapshots.w1[:count]
-    if out.snapshots.w2 is not None:
-      arrays["snapshot_w2"] = out.snapshots.w2[:count]
+    arrays.update(snapshot_w1=out.snapshots.w1, snapshot_w2=out.snapshots.w2)
+  return {k: np.asarray(v[:count]) for k, v in arrays.items() if v is not None}
+
+
+def _save_chunk(results_dir: Path, chunk: int, arrays: dict[str, np.ndarray], meta: dict) -> None:
   # The .npz first, then the .json: a chunk counts as finished only when its .json exists.
   save_npz(results_dir / f"chunk_{chunk:05d}.npz", **arrays)
   save_json(results_dir / f"chunk_{chunk:05d}.json", meta)
@@ -270,17 +271,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
     if loaded is None:
       padded = list(chunk_rows) + [chunk_rows[-1]] * (chunk_size - len(chunk_rows))
       t0 = time.time()
-      out = _gather(program(_specs(padded), x_dev))
+      loaded = _chunk_arrays(_gather(program(_specs(padded), x_dev)), len(chunk_rows))
       if results_dir is not None and jax.process_index() == 0:
-        meta = _metadata(config, chunk_rows, c, fingerprint, mesh, time.time() - t0)
-        _save_chunk(results_dir, c, out, len(chunk_rows), meta)
-      loaded = {"w1": out.params.w1[:len(chunk_rows)], "loss_history": out.loss_history[:len(chunk_rows)]}
-      if out.params.w2 is not None:
-        loaded["w2"] = out.params.w2[:len(chunk_rows)]
-      if out.snapshots is not None:
-        loaded["snapshot_w1"] = out.snapshots.w1[:len(chunk_rows)]
-        if out.snapshots.w2 is not None:
-          loaded["snapshot_w2"] = out.snapshots.w2[:len(chunk_rows)]
+        _save_chunk(results_dir, c, loaded, _metadata(config, chunk_rows, c, fingerprint, mesh, time.time() - t0))
     pieces.append(loaded)
     if progress is not None:
       progress(min((c + 1) * chunk_size, total), total, time.time() - start)
