@@ -39,6 +39,8 @@ test: install
 figures: install
 	$(PY) experiments/denoisers_on_mixture.py --out $(RESULTS)/denoisers_on_mixture
 	$(PY) experiments/plot_denoisers_on_mixture.py --results $(RESULTS)/denoisers_on_mixture --out figures
+	$(PY) experiments/regimes_on_synthetic_data.py --out $(RESULTS)/regimes_on_synthetic_data
+	$(PY) experiments/plot_regimes_on_synthetic_data.py --results $(RESULTS)/regimes_on_synthetic_data --out figures
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
