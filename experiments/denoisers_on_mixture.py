@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import save_json, save_npz
+from dae_theory._src.results_io import run_parts, save_npz
 
 SCATTER = dict(dim=2, num_modes=3, rank=1, mean_norm=2.0, cov_scale=0.45, sigma=0.5, sizes=(12, 3000), queries=600)
 CURVES = dict(dim=10, num_modes=3, rank=2, mean_norm=2.0, cov_scale=0.5, sigmas=(0.1, 0.3, 1.0),
@@ -76,15 +76,9 @@ def main():
   parser.add_argument("--out", default="results/denoisers_on_mixture")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
-  out = Path(args.out)
-  save_json(out / "config.json", {"scatter": SCATTER, "curves": CURVES, "seed": args.seed,
-                                  "version": dt.__version__, "jax": jax.__version__})
-  for name, fn in (("scatter.npz", run_scatter), ("curves.npz", run_curves)):
-    if (out / name).exists():
-      print(f"{out / name} exists; skipped (delete it to recompute)")
-      continue
-    fn(out / name, args.seed)
-    print("wrote", out / name)
+  run_parts(args.out, {"scatter": SCATTER, "curves": CURVES, "seed": args.seed,
+                       "version": dt.__version__, "jax": jax.__version__},
+            (("scatter.npz", run_scatter), ("curves.npz", run_curves)), args.seed)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import save_json, save_npz
+from dae_theory._src.results_io import run_parts, save_npz
 
 MEM = dict(num=6, dim=30, norm_range=(2.0, 4.0), seeds=(0, 1, 2), noisy_per_sample=200)
 GEN = dict(num_modes=3, dim=20, mean_norm=3.0, rank=2, cov_scale=0.5, num=3000, steps=10_000, decay_steps=4_000,
@@ -79,17 +79,11 @@ def main():
   parser.add_argument("--out", default="results/regimes_on_synthetic_data")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
-  out = Path(args.out)
-  save_json(out / "config.json", {"memorization": MEM, "generalization": GEN, "seed": args.seed,
-                                  "memorization_preset": dt.preset("memorization_closed_form").__dict__,
-                                  "generalization_preset": dt.preset("generalization_closed_form").__dict__,
-                                  "version": dt.__version__, "jax": jax.__version__})
-  for name, fn in (("memorization.npz", run_memorization), ("generalization.npz", run_generalization)):
-    if (out / name).exists():
-      print(f"{out / name} exists; skipped (delete it to recompute)")
-      continue
-    fn(out / name, args.seed)
-    print("wrote", out / name)
+  run_parts(args.out, {"memorization": MEM, "generalization": GEN, "seed": args.seed,
+                       "memorization_preset": dt.preset("memorization_closed_form").__dict__,
+                       "generalization_preset": dt.preset("generalization_closed_form").__dict__,
+                       "version": dt.__version__, "jax": jax.__version__},
+            (("memorization.npz", run_memorization), ("generalization.npz", run_generalization)), args.seed)
 
 
 if __name__ == "__main__":

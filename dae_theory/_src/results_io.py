@@ -60,3 +60,25 @@ def save_npz(path, **arrays) -> Path:
 def load_npz(path) -> dict[str, np.ndarray]:
   with np.load(path) as data:
     return {k: data[k] for k in data.files}
+
+
+def run_parts(out_dir, config: dict, parts, *args) -> None:
+  """Runs an experiment's parts into ``out_dir``, resumably: ``parts`` is a sequence of
+  (file name, fn) and each missing file is made by ``fn(path, *args)``; existing ones are kept.
+
+  ``config.json`` is written first. If one is already there with a different config, finished
+  parts belong to other settings: a ValueError asks to delete the folder instead of mixing them.
+  """
+  out_dir = Path(out_dir)
+  config_path = out_dir / "config.json"
+  text = json.dumps(_jsonable(config), indent=2, sort_keys=True) + "\n"
+  if config_path.exists() and config_path.read_text() != text:
+    raise ValueError(f"{out_dir} holds results of another config; delete it (or use another --out) to recompute")
+  _atomic_write(config_path, lambda f: f.write(text.encode()))
+  for name, fn in parts:
+    path = out_dir / name
+    if path.exists():
+      print(f"{path} exists; skipped (delete it to recompute)")
+      continue
+    fn(path, *args)
+    print("wrote", path)

@@ -60,7 +60,7 @@ class TrainConfig:
     log_every: the loss history holds the mean training loss of each block of this many steps.
     snapshot_steps: steps (multiples of log_every, 0 allowed) at which the weights are saved.
     noise_sampler: "threefry_pairs" (``noise.standard_normal``: both words of each Threefry
-      hash, about 1.4× faster on CPU) or "jax_normal" (``jax.random.normal``). Both are exact
+      hash, 2.1× faster per normal on a 2-core CPU, BENCHMARKS.md) or "jax_normal" (``jax.random.normal``). Both are exact
       float32 N(0, 1) from the same Threefry-2x32 keys; they give different draws.
   """
 
