@@ -41,6 +41,9 @@ figures: install
 	$(PY) experiments/plot_denoisers_on_mixture.py --results $(RESULTS)/denoisers_on_mixture --out figures
 	$(PY) experiments/regimes_on_synthetic_data.py --out $(RESULTS)/regimes_on_synthetic_data
 	$(PY) experiments/plot_regimes_on_synthetic_data.py --results $(RESULTS)/regimes_on_synthetic_data --out figures
+	$(PY) experiments/regime_transition.py --out $(RESULTS)/regime_transition
+	$(PY) experiments/plot_regime_transition.py --results $(RESULTS)/regime_transition --out figures/regime_transition.png
+	$(PY) experiments/fashion_mnist_regimes.py --out $(RESULTS)/fashion_mnist_regimes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -61,6 +61,20 @@ from dae_theory._src.mixture import (
     wiener_denoiser,
 )
 from dae_theory._src.model import DAEParams, dae_apply, init_params, representation
+from dae_theory._src.regimes import (
+    BOUNDARY,
+    REGIMES,
+    Correspondence,
+    FunctionDistances,
+    MemorizationReport,
+    RegimePrediction,
+    classify_regime,
+    correspondence,
+    function_distances,
+    memorization_report,
+    nearest_neighbour_ratio,
+    predicted_regime,
+)
 from dae_theory._src.sweep import SweepResult, default_mesh, make_grid, train_sweep
 from dae_theory._src.theory import (
     ClusterSolution,
@@ -103,4 +117,7 @@ __all__ = [
     "participation_ratio", "SPIKINESS_SCORES", "auroc", "tpr_at_fpr", "column_report", "ColumnReport",
     "match_columns", "ColumnMatch", "gram_error", "one_hot_fraction", "representations", "apply_batch",
     "jacobian_spectrum", "gating_overlap",
+    "nearest_neighbour_ratio", "memorization_report", "MemorizationReport", "classify_regime",
+    "function_distances", "FunctionDistances", "predicted_regime", "RegimePrediction", "correspondence",
+    "Correspondence", "REGIMES", "BOUNDARY",
 ]

@@ -138,3 +138,36 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   scores = {name: dt.auroc(np.asarray(f(h_dup)), np.asarray(f(h_ord))) for name, f in dt.SPIKINESS_SCORES.items()}
   best = max(v for k, v in scores.items() if k != "std")
   assert best > 0.9 and best > scores["std"] + 0.2, scores
+
+
+def test_predicted_and_observed_regimes_agree_over_a_sweep_in_n():
+  """Proof 4, small: seeds × n_k on a 3-mode mixture; ``classify_regime`` (from held-out outputs)
+  agrees with ``predicted_regime`` (from data and config) on ≥ 90 % of the decided models.
+
+  The full sweep over p, λ and σ is experiments/regime_transition.py."""
+  k_mix, k_train, k_test = jax.random.split(jax.random.PRNGKey(0), 3)
+  mix = dt.gaussian_mixture(k_mix, 3, 20, mean_norm=3.0, rank=12, cov_scale=0.5)
+  per_mode = (1, 2, 10, 40)
+  train = dt.sample_mixture(k_train, mix, 3 * max(per_mode), exact_counts=True)
+  order = np.arange(3 * max(per_mode)).reshape(3, -1).T.ravel()  # interleave modes: sizes are prefixes
+  x, labels = np.asarray(train.x)[order], np.asarray(train.labels)[order]
+  x_test = np.asarray(dt.sample_mixture(k_test, mix, 400).x, np.float64)
+  y_test = x_test + SIGMA * np.random.default_rng(0).normal(size=x_test.shape)
+  cfg = dt.TrainConfig(width=9, sigma=SIGMA, lam=1e-4, optimizer="adam", learning_rate=1e-2, steps=4000,
+                       decay_steps=2000, batch_size=128, log_every=500)
+  res = dt.train_sweep(x, cfg, seeds=[0, 1], sizes=[3 * k for k in per_mode])
+  predicted, observed, emp_excess = [], [], {}
+  for i, row in enumerate(res.grid):
+    n = int(row["num_samples"])
+    x_n = x[:n].astype(np.float64)
+    f = np.asarray(dt.apply_batch(res.model(i), y_test.astype(np.float32)), np.float64)
+    predicted.append(dt.predicted_regime(x_n, cfg.width, cfg.lam, labels[:n]).regime)
+    observed.append(dt.classify_regime(dt.memorization_report(f, x_n, x_test)))
+    emp = jax.vmap(dt.empirical_denoiser, in_axes=(0, None, None))(jnp.asarray(y_test, jnp.float32),
+                                                                   jnp.asarray(x_n, jnp.float32), SIGMA)
+    emp_excess[n // 3] = dt.memorization_report(np.asarray(emp, np.float64), x_n, x_test).excess
+  corr = dt.correspondence(predicted, observed)
+  assert {"memorization", "generalization"} <= set(predicted), predicted
+  assert corr.decided == 6 and corr.agreement >= 0.9, corr.summary()
+  # Not a vacuous criterion: at n_k = 10 the empirical optimum still copies, the network does not.
+  assert emp_excess[10] > 0.5, emp_excess

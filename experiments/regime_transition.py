@@ -1,0 +1,108 @@
+"""The memorisation → generalisation transition in n: predicted (Cor 3.2–3.3) against observed.
+
+Run: .venv/bin/python experiments/regime_transition.py --out results/regime_transition
+About 3 min on a 2-core CPU. Writes one ``<variation>.npz`` per sweep and ``config.json``; a rerun
+skips finished sweeps.
+
+Data: 3 modes in d = 20 with pairwise-obtuse means (‖μ‖ = 3, cos −½) and rank-12 spread of scale
+0.5 (α = 0.58). The spread is high-rank on purpose: in a rank-2 mode a clean test point has
+d₁/d₂ < 1/3 with probability 1/9 by chance alone, in rank 12 almost never, so the copy criterion
+has power. The training set of size n = 3 n_k takes n_k samples of each mode (rows interleaved by
+mode, so every size is a prefix of one shared array).
+
+Each sweep trains seeds × n_k at one (p, λ, σ) in one compiled program (Adam 1e-2, cosine decay
+over the last half, 8k steps, batch 128 with replacement). For every model: the predicted regime
+(``predicted_regime`` on its training set), the observed one (``classify_regime`` on 600 held-out
+noisy test inputs), the memorised share of f and of f_emp on the same inputs, and test errors.
+"""
+
+import argparse
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import dae_theory as dt
+from dae_theory._src.results_io import run_parts, save_npz
+
+DATA = dict(num_modes=3, dim=20, mean_norm=3.0, rank=12, cov_scale=0.5, samples_per_mode=(1, 2, 3, 4, 6, 10, 30, 100, 300),
+            num_test=600, seeds=(0, 1, 2))
+TRAIN = dict(optimizer="adam", learning_rate=1e-2, steps=8_000, decay_steps=4_000, batch_size=128, log_every=1_000)
+BASE = dict(width=9, lam=1e-4, sigma=0.2)
+VARIATIONS = {
+    "base": {},
+    "width18": dict(width=18),
+    "width36": dict(width=36),
+    "lam1e-2": dict(lam=1e-2),
+    "sigma0.1": dict(sigma=0.1),
+    "sigma0.5": dict(sigma=0.5),
+}
+
+
+def make_data(seed: int):
+  """The mixture, training rows interleaved by mode, and held-out test samples."""
+  c = DATA
+  k_mix, k_train, k_test = jax.random.split(jax.random.PRNGKey(seed), 3)
+  mix = dt.gaussian_mixture(k_mix, c["num_modes"], c["dim"], mean_norm=c["mean_norm"], rank=c["rank"],
+                            cov_scale=c["cov_scale"])
+  per_mode = max(c["samples_per_mode"])
+  train = dt.sample_mixture(k_train, mix, c["num_modes"] * per_mode, exact_counts=True)
+  order = np.arange(c["num_modes"] * per_mode).reshape(c["num_modes"], per_mode).T.ravel()  # sorted by mode → interleaved
+  x, labels = np.asarray(train.x)[order], np.asarray(train.labels)[order]
+  test = dt.sample_mixture(k_test, mix, c["num_test"])
+  return mix, x, labels, np.asarray(test.x, np.float64)
+
+
+def run_variation(path: Path, name: str, seed: int):
+  c = DATA
+  settings = {**BASE, **VARIATIONS[name]}
+  _, x, labels, x_test = make_data(seed)
+  cfg = dt.TrainConfig(**TRAIN, **settings)
+  sizes = [c["num_modes"] * k for k in c["samples_per_mode"]]
+  res = dt.train_sweep(x, cfg, seeds=list(c["seeds"]), sizes=sizes)
+  rng = np.random.default_rng(seed + 1)
+  y_test = x_test + settings["sigma"] * rng.normal(size=x_test.shape)
+  keys = ("num_samples", "seed", "f_fraction", "f_excess", "chance", "emp_fraction", "emp_excess", "f_error",
+          "emp_error", "predicted", "observed", "emp_observed")
+  out = {k: [] for k in keys}
+  per_size = {}  # f_emp and the prediction depend on n only, not on the seed
+  for n in sizes:
+    x_n = x[:n].astype(np.float64)
+    emp = np.asarray(jax.vmap(dt.empirical_denoiser, in_axes=(0, None, None))(
+        jnp.asarray(y_test, jnp.float32), jnp.asarray(x_n, jnp.float32), settings["sigma"]), np.float64)
+    per_size[n] = (emp, dt.memorization_report(emp, x_n, x_test),
+                   dt.predicted_regime(x_n, settings["width"], settings["lam"], labels[:n]))
+  for i, row in enumerate(res.grid):
+    n = int(row["num_samples"])
+    x_n = x[:n].astype(np.float64)
+    f = np.asarray(dt.apply_batch(res.model(i), y_test.astype(np.float32)), np.float64)
+    emp, rep_e, pred = per_size[n]
+    rep_f = dt.memorization_report(f, x_n, x_test)
+    for k, v in (("num_samples", n), ("seed", row["seed"]), ("f_fraction", rep_f.fraction),
+                 ("f_excess", rep_f.excess), ("chance", rep_f.chance), ("emp_fraction", rep_e.fraction),
+                 ("emp_excess", rep_e.excess), ("f_error", np.mean(np.sum((f - x_test) ** 2, 1))),
+                 ("emp_error", np.mean(np.sum((emp - x_test) ** 2, 1))), ("predicted", pred.regime),
+                 ("observed", dt.classify_regime(rep_f)), ("emp_observed", dt.classify_regime(rep_e))):
+      out[k].append(v)
+  save_npz(path, **{k: np.asarray(v) for k, v in out.items()}, **{f"setting_{k}": v for k, v in settings.items()})
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--out", default="results/regime_transition")
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  parts = [(f"{name}.npz", lambda path, seed, name=name: run_variation(path, name, seed)) for name in VARIATIONS]
+  run_parts(args.out, {"data": DATA, "train": TRAIN, "base": BASE, "variations": VARIATIONS, "seed": args.seed,
+                       "version": dt.__version__, "jax": jax.__version__}, parts, args.seed)
+  total_pred, total_obs = [], []
+  for name in VARIATIONS:
+    with np.load(Path(args.out) / f"{name}.npz") as r:
+      total_pred += r["predicted"].tolist()
+      total_obs += r["observed"].tolist()
+  print(dt.correspondence(total_pred, total_obs).summary())
+
+
+if __name__ == "__main__":
+  main()

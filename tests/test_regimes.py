@@ -1,0 +1,130 @@
+"""Regime prediction, observation and their correspondence: hand-computed cases."""
+
+import jax
+import numpy as np
+import pytest
+
+import dae_theory as dt
+
+
+def test_nearest_neighbour_ratio_by_hand():
+  train = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [0.0, 0.0]])  # a duplicate counts once
+  out = np.array([[0.1, 0.0], [0.5, 0.0], [10.0, 3.0]])
+  ratio = dt.nearest_neighbour_ratio(out, train)
+  np.testing.assert_allclose(ratio, [0.1 / 0.9, 1.0, 3.0 / np.hypot(9.0, 3.0)], rtol=1e-12)
+  with pytest.raises(ValueError, match="two distinct"):
+    dt.nearest_neighbour_ratio(out, np.ones((3, 2)))
+  with pytest.raises(ValueError, match="train_x"):
+    dt.nearest_neighbour_ratio(out, np.ones((3, 5)))
+
+
+def test_nearest_neighbour_ratio_matches_brute_force(rng):
+  train = rng.normal(size=(700, 30))
+  out = rng.normal(size=(1100, 30))  # more than one chunk of 512 queries
+  d = np.sort(np.linalg.norm(out[:, None] - train[None], axis=-1), axis=1)
+  np.testing.assert_allclose(dt.nearest_neighbour_ratio(out, train), d[:, 0] / d[:, 1], rtol=1e-9)
+
+
+def test_memorization_report_chance_and_excess():
+  train = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+  clean = np.array([[2.0, 0.2], [0.1, 0.0], [2.0, 2.0], [1.9, 3.8]])  # one clean input sits on a sample
+  copied = np.array([[0.0, 0.0], [0.0, 0.0], [4.0, 4.0], [0.0, 4.0]])  # every output is a sample
+  rep = dt.memorization_report(copied, train, clean)
+  assert rep.fraction == 1.0 and rep.chance == 0.25 and rep.excess == 1.0
+  half = copied.copy()
+  half[2:] = clean[2:]
+  rep = dt.memorization_report(half, train, clean)
+  assert rep.fraction == 0.5 and rep.excess == pytest.approx((0.5 - 0.25) / 0.75)
+  assert np.isnan(dt.memorization_report(copied, train).chance)
+  with pytest.raises(ValueError, match="clean must have the shape"):
+    dt.memorization_report(copied, train, clean[:2])
+
+
+@pytest.mark.parametrize("excess, regime", [(1.0, "memorization"), (2 / 3, "memorization"), (0.5, "hybrid"),
+                                            (0.1, "generalization"), (-0.2, "generalization"),
+                                            (float("nan"), "boundary")])
+def test_classify_regime_thresholds(excess, regime):
+  assert dt.classify_regime(excess) == regime
+
+
+def test_classify_regime_rejects_crossed_thresholds():
+  with pytest.raises(ValueError, match="generalization_below"):
+    dt.classify_regime(0.5, memorization_above=0.2, generalization_below=0.3)
+
+
+def _mixture_samples(per_mode, seed=0):
+  mix = dt.gaussian_mixture(jax.random.PRNGKey(seed), 3, 20, mean_norm=3.0, rank=4, cov_scale=0.5)
+  s = dt.sample_mixture(jax.random.PRNGKey(seed + 1), mix, 3 * per_mode, exact_counts=True)
+  return np.asarray(s.x, np.float64), np.asarray(s.labels)
+
+
+def test_predicted_regime_memorization_and_its_failures():
+  x = np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(0), 6, 30), np.float64)
+  assert dt.predicted_regime(x, 10, 1e-3).regime == "memorization"
+  narrow = dt.predicted_regime(x, 5, 1e-3)
+  assert narrow.regime == "boundary" and any("p = 5 < 6" in r for r in narrow.reasons)
+  decayed = dt.predicted_regime(x, 10, 10.0)  # nλ = 60 > min ‖x‖² = 4
+  assert decayed.regime == "boundary" and any("n·lam" in r for r in decayed.reasons)
+
+
+def test_predicted_regime_over_samples_per_mode():
+  x, lab = _mixture_samples(1)
+  assert dt.predicted_regime(x, 9, 1e-4, lab).regime == "memorization"  # one sample per obtuse mode
+  x, lab = _mixture_samples(3)
+  pred = dt.predicted_regime(x, 9, 1e-4, lab)
+  assert pred.regime == "boundary" and any("n_k = 3 <= p_k = 3" in r for r in pred.reasons)
+  x, lab = _mixture_samples(50)
+  pred = dt.predicted_regime(x, 9, 1e-4, lab)
+  assert pred.regime == "generalization", pred.reasons
+  np.testing.assert_array_equal(pred.widths, [3, 3, 3])
+  np.testing.assert_array_equal(pred.counts, [50, 50, 50])
+  # λ above the p_k-th Gram eigenvalue of a cluster: Thm 3.1's condition fails
+  big = dt.predicted_regime(x, 9, 1.0, lab)
+  assert big.regime == "boundary" and any("Gram eigenvalue" in r for r in big.reasons)
+
+
+def test_predicted_regime_hybrid_with_obtuse_duplicates():
+  # 5 directions at pairwise cos −1/4: 3 are mode means, 2 are duplicated samples (Cor 3.4)
+  u = np.asarray(dt.equiangular_directions(jax.random.PRNGKey(0), 5, 20), np.float64)
+  rng = np.random.default_rng(0)
+  modes = [3.0 * u[k] + 0.1 * rng.normal(size=(40, 20)) for k in range(3)]
+  dups = [np.repeat(3.0 * u[3 + j][None], 30, axis=0) for j in range(2)]
+  x = np.concatenate(modes + dups)
+  labels = np.repeat(np.arange(5), [40, 40, 40, 30, 30])
+  pred = dt.predicted_regime(x, 11, 1e-4, labels)
+  assert pred.regime == "hybrid", pred.reasons
+  np.testing.assert_array_equal(pred.widths, [1, 1, 3, 3, 3])
+  # the same samples, but with the modes' means not obtuse to the duplicates
+  x_bad = np.concatenate(modes + [np.repeat(3.0 * u[0][None] + 0.5, 30, axis=0)])
+  bad = dt.predicted_regime(x_bad, 11, 1e-4, np.repeat(np.arange(4), [40, 40, 40, 30]))
+  assert bad.regime == "boundary" and any("beta" in r for r in bad.reasons)
+
+
+def test_predicted_regime_without_labels_cannot_check_generalization():
+  x, _ = _mixture_samples(50)
+  pred = dt.predicted_regime(x, 9, 1e-4)
+  assert pred.regime == "boundary" and any("no cluster labels" in r for r in pred.reasons)
+
+
+def test_correspondence_by_hand():
+  pred = ["memorization", "boundary", "generalization", "generalization", "hybrid"]
+  obs = ["memorization", "hybrid", "generalization", "hybrid", "hybrid"]
+  c = dt.correspondence(pred, obs)
+  assert c.decided == 4 and c.agreement == 0.75
+  assert c.disagreements == ((3, "generalization", "hybrid"),)
+  assert c.table[("boundary", "hybrid")] == 1
+  assert "75.0%" in c.summary()
+  with pytest.raises(ValueError, match="unknown regimes"):
+    dt.correspondence(["memorisation"], ["memorization"])
+  with pytest.raises(ValueError, match="same length"):
+    dt.correspondence(pred, obs[:2])
+
+
+def test_function_distances_by_hand():
+  clean = np.zeros((2, 2))
+  ref = np.array([[1.0, 0.0], [1.0, 0.0]])
+  emp = np.array([[0.0, 1.0], [0.0, 1.0]])
+  f = np.array([[1.0, 0.0], [0.0, 1.0]])  # equal to ref on one input, to emp on the other
+  d = dt.function_distances(f, emp, ref, clean)
+  assert d.reference_gap == 2.0 and d.to_empirical == 0.5 and d.to_reference == 0.5
+  assert d.error == (1.0, 1.0, 1.0)
