@@ -44,6 +44,7 @@ figures: install
 	$(PY) experiments/regime_transition.py --out $(RESULTS)/regime_transition
 	$(PY) experiments/plot_regime_transition.py --results $(RESULTS)/regime_transition --out figures/regime_transition.png
 	$(PY) experiments/fashion_mnist_regimes.py --out $(RESULTS)/fashion_mnist_regimes
+	$(PY) experiments/plot_fashion_mnist_regimes.py --results $(RESULTS)/fashion_mnist_regimes --out figures/fashion_mnist_regimes.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

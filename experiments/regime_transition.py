@@ -13,7 +13,8 @@ mode, so every size is a prefix of one shared array).
 Each sweep trains seeds × n_k at one (p, λ, σ) in one compiled program (Adam 1e-2, cosine decay
 over the last half, 8k steps, batch 128 with replacement). For every model: the predicted regime
 (``predicted_regime`` on its training set), the observed one (``classify_regime`` on 600 held-out
-noisy test inputs), the memorised share of f and of f_emp on the same inputs, and test errors.
+noisy test inputs), the memorised share of f and of f_emp on the same inputs, test errors, and the
+mean squared distances of f to f_emp, to f_gt and to the bias-free optimum M_k (population maps).
 """
 
 import argparse
@@ -41,7 +42,7 @@ VARIATIONS = {
 
 
 def make_data(seed: int):
-  """The mixture, training rows interleaved by mode, and held-out test samples."""
+  """The mixture, training rows interleaved by mode, and held-out test samples with labels."""
   c = DATA
   k_mix, k_train, k_test = jax.random.split(jax.random.PRNGKey(seed), 3)
   mix = dt.gaussian_mixture(k_mix, c["num_modes"], c["dim"], mean_norm=c["mean_norm"], rank=c["rank"],
@@ -51,20 +52,26 @@ def make_data(seed: int):
   order = np.arange(c["num_modes"] * per_mode).reshape(c["num_modes"], per_mode).T.ravel()  # sorted by mode → interleaved
   x, labels = np.asarray(train.x)[order], np.asarray(train.labels)[order]
   test = dt.sample_mixture(k_test, mix, c["num_test"])
-  return mix, x, labels, np.asarray(test.x, np.float64)
+  return mix, x, labels, np.asarray(test.x, np.float64), np.asarray(test.labels)
 
 
 def run_variation(path: Path, name: str, seed: int):
   c = DATA
   settings = {**BASE, **VARIATIONS[name]}
-  _, x, labels, x_test = make_data(seed)
+  mix, x, labels, x_test, test_labels = make_data(seed)
   cfg = dt.TrainConfig(**TRAIN, **settings)
   sizes = [c["num_modes"] * k for k in c["samples_per_mode"]]
   res = dt.train_sweep(x, cfg, seeds=list(c["seeds"]), sizes=sizes)
   rng = np.random.default_rng(seed + 1)
   y_test = x_test + settings["sigma"] * rng.normal(size=x_test.shape)
+  # references on the same inputs: f_gt, and the bias-free optimum of Cor 3.3 (population M_k)
+  gt = np.asarray(dt.gmm_denoiser(jnp.asarray(y_test, jnp.float32), mix, settings["sigma"]), np.float64)
+  maps = dt.mixture_linear_maps(mix, settings["sigma"], settings["lam"],
+                                dt.allocate_width(settings["width"], [1] * c["num_modes"]))
+  m_k = np.einsum("nde,ne->nd", maps[test_labels], y_test)
   keys = ("num_samples", "seed", "f_fraction", "f_excess", "chance", "emp_fraction", "emp_excess", "f_error",
-          "emp_error", "predicted", "observed", "emp_observed")
+          "emp_error", "predicted", "observed", "emp_observed", "f_to_emp", "f_to_gt", "f_to_mk", "emp_to_gt")
+  msd = lambda a, b: float(np.mean(np.sum((a - b) ** 2, axis=1)))
   out = {k: [] for k in keys}
   per_size = {}  # f_emp and the prediction depend on n only, not on the seed
   for n in sizes:
@@ -79,13 +86,19 @@ def run_variation(path: Path, name: str, seed: int):
     f = np.asarray(dt.apply_batch(res.model(i), y_test.astype(np.float32)), np.float64)
     emp, rep_e, pred = per_size[n]
     rep_f = dt.memorization_report(f, x_n, x_test)
+    to_gt = dt.function_distances(f, emp, gt, x_test)
+    to_mk = dt.function_distances(f, emp, m_k, x_test)
     for k, v in (("num_samples", n), ("seed", row["seed"]), ("f_fraction", rep_f.fraction),
                  ("f_excess", rep_f.excess), ("chance", rep_f.chance), ("emp_fraction", rep_e.fraction),
                  ("emp_excess", rep_e.excess), ("f_error", np.mean(np.sum((f - x_test) ** 2, 1))),
                  ("emp_error", np.mean(np.sum((emp - x_test) ** 2, 1))), ("predicted", pred.regime),
-                 ("observed", dt.classify_regime(rep_f)), ("emp_observed", dt.classify_regime(rep_e))):
+                 ("observed", dt.classify_regime(rep_f)), ("emp_observed", dt.classify_regime(rep_e)),
+                 ("f_to_emp", to_gt.to_empirical * to_gt.reference_gap),
+                 ("f_to_gt", to_gt.to_reference * to_gt.reference_gap),
+                 ("f_to_mk", to_mk.to_reference * to_mk.reference_gap), ("emp_to_gt", to_gt.reference_gap)):
       out[k].append(v)
-  save_npz(path, **{k: np.asarray(v) for k, v in out.items()}, **{f"setting_{k}": v for k, v in settings.items()})
+  save_npz(path, **{k: np.asarray(v) for k, v in out.items()}, **{f"setting_{k}": v for k, v in settings.items()},
+           gt_error=msd(gt, x_test), mk_error=msd(m_k, x_test))
 
 
 def main():

@@ -86,3 +86,18 @@ def test_gating_overlap():
   b = jnp.array([1.0, 3.0, 0.0, 0.0])
   assert float(dt.gating_overlap(a, b)) == pytest.approx(1 / 3)
   assert float(dt.gating_overlap(jnp.zeros(4), jnp.zeros(4))) == 1.0
+
+
+def test_gating_geometry_by_hand():
+  # units: e1, e2, e3 directions; inputs switch on {1}, {1, 2}, {3}
+  w = np.eye(3, dtype=np.float32)
+  y = np.array([[1.0, -1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]], np.float32)
+  g = dt.gating_geometry(dt.DAEParams(jnp.asarray(w)), y, np.array([[0, 1], [0, 2], [1, 2]]))
+  np.testing.assert_allclose(g.overlap, [0.5, 0.0, 0.0])
+  np.testing.assert_allclose(g.similarity, [1 / 3, -1 / 3, -1.0], rtol=1e-6)
+  # Pearson of (½, 0, 0) and (⅓, −⅓, −1): centred (⅓, −⅙, −⅙) and (⅔, 0, −⅔) → (1/3) / √(1/6 · 8/9)
+  assert g.pearson == pytest.approx((1 / 3) / np.sqrt(1 / 6 * 8 / 9), rel=1e-6)
+  # Spearman: ranks (3, 1.5, 1.5) and (3, 2, 1) → centred (1, −½, −½) and (1, 0, −1) → 1.5 / √(1.5 · 2)
+  assert g.spearman == pytest.approx(1.5 / np.sqrt(3), rel=1e-6)
+  with pytest.raises(ValueError, match="pairs"):
+    dt.gating_geometry(dt.DAEParams(jnp.asarray(w)), y, np.array([[0, 3]]))

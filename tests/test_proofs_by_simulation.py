@@ -104,13 +104,19 @@ def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_ru
 def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   """Six directions with pairwise cosine −0.2 (Def 3.1 holds for means and duplicates together):
   three are mode means (‖μ‖ = 3, rank-2 modes of scale 0.5, 1000 samples each), three are points of
-  norm 3 present 200 times each. p = 3 + 3·3 = 12.
+  norm 3 present 200 times each. p = m + Σp_k = 3 + 3·4: p_k = 4 is one more than the rank of S_k,
+  so Cor 3.4's blocks have one zero column each. With p_k = 3 exactly (p = 12) the third duplicate
+  shares a column with a mode and the best score stops at AUROC 0.94–0.97 (3 seeds); the spare
+  column lets every duplicate keep its own.
 
-  Asserted: each duplicate has a column with cosine > 0.9 and norm within 10 % of the Cor 3.4 value,
-  and a scale-free spikiness score separates noisy duplicates from noisy ordinary inputs better
-  than Std(h). Measured (10k steps, seed 0): cosines 0.99 / 0.93 / 0.91, norms within 3.1 %;
-  AUROC Std(h) 0.55, normalized_std 0.90, peak_energy_fraction 0.94, l4/l2 0.94 — short of the
-  issue's 0.95 for the best score, which stays open.
+  Training: Adam 1e-2 (large steps resolve split columns, TRAINING-NOTES), cosine decay over the
+  last 5k of 10k steps, batches of 256. Asserted: each duplicate has a column with cosine > 0.9 and
+  norm within 10 % of the Cor 3.4 value; on every mode f matches the block's linear map M_k within
+  5 % (held-out noisy inputs of that mode); the best scale-free spikiness score separates noisy
+  duplicates from noisy ordinary inputs with AUROC ≥ 0.95, and beats Std(h).
+  Measured (seed 0): duplicate cosines 0.99 / 0.96 / 0.92, norms within 4.6 %; per-mode error to M_k
+  1.8–2.4 %; AUROC Std(h) 0.70, normalized_std 0.999, peak_energy_fraction 0.986, l4/l2 0.990
+  (seeds 1 and 2 of the same setting: 0.999–1.000).
   """
   d = 20
   dirs = np.asarray(dt.equiangular_directions(jax.random.PRNGKey(11), 6, d, cosine=-0.2), np.float32)
@@ -122,7 +128,9 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   dup = dt.duplicate_samples(x0, np.concatenate([np.asarray(data.labels), [3, 4, 5]]), [3000, 3001, 3002], 199)
   x, lab = np.asarray(dup.x), np.asarray(dup.labels)
   assert dt.separability(x, lab).beta < 0
-  cfg = dt.preset("generalization_closed_form", width=12, steps=10_000, decay_steps=4_000)
+  assert dt.predicted_regime(x, 15, 1e-4, lab).regime == "hybrid"
+  cfg = dt.preset("generalization_closed_form", width=15, learning_rate=1e-2, batch_size=256, steps=10_000,
+                  decay_steps=5_000)
   w = np.asarray(dt.train(x, cfg, seed=0).params.w1, np.float64)
   predicted, owner = dt.hybrid_weights(x, lab, dup.is_duplicate, cfg.sigma, cfg.lam, cfg.width)
   for ell, v in zip(np.unique(lab[np.asarray(dup.is_duplicate)]), dup_points):
@@ -130,14 +138,25 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
     cos = (w.T @ v) / (np.linalg.norm(w, axis=0) * np.linalg.norm(v))
     j = int(np.argmax(cos))
     assert cos[j] > 0.9 and abs(np.linalg.norm(w[:, j]) / target - 1) < 0.10, (cos[j], np.linalg.norm(w[:, j]), target)
+  # the modes keep their statistical blocks: f ≈ M_k on held-out inputs of each mode
+  rest = ~np.asarray(dup.is_duplicate) & (lab < 3)
+  maps = dt.cluster_linear_maps(x[rest], lab[rest], cfg.sigma, cfg.lam * x.shape[0] / rest.sum(), [4, 4, 4])
+  test = dt.sample_mixture(jax.random.PRNGKey(14), mix, 1500)
+  xt, lt = np.asarray(test.x, np.float64), np.asarray(test.labels)
   rng = np.random.default_rng(0)
+  yt = xt + cfg.sigma * rng.normal(size=xt.shape)
+  params = dt.DAEParams(jnp.asarray(w, jnp.float32))
+  f = np.asarray(dt.apply_batch(params, yt.astype(np.float32)), np.float64)
+  oracle = np.einsum("nde,ne->nd", maps[lt], yt)
+  for k in range(3):
+    rel = np.mean(np.linalg.norm(f[lt == k] - oracle[lt == k], axis=1) / np.linalg.norm(oracle[lt == k], axis=1))
+    assert rel < 0.05, (k, rel)
   y_dup = np.repeat(dup_points, 300, axis=0) + cfg.sigma * rng.normal(size=(900, d))
   y_ord = np.asarray(data.x[:900]) + cfg.sigma * rng.normal(size=(900, d))
-  params = dt.DAEParams(jnp.asarray(w, jnp.float32))
   h_dup, h_ord = (dt.representations(params, y.astype(np.float32)) for y in (y_dup, y_ord))
   scores = {name: dt.auroc(np.asarray(f(h_dup)), np.asarray(f(h_ord))) for name, f in dt.SPIKINESS_SCORES.items()}
   best = max(v for k, v in scores.items() if k != "std")
-  assert best > 0.9 and best > scores["std"] + 0.2, scores
+  assert best >= 0.95 and best > scores["std"] + 0.2, scores
 
 
 def test_predicted_and_observed_regimes_agree_over_a_sweep_in_n():

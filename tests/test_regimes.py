@@ -78,9 +78,13 @@ def test_predicted_regime_over_samples_per_mode():
   assert pred.regime == "generalization", pred.reasons
   np.testing.assert_array_equal(pred.widths, [3, 3, 3])
   np.testing.assert_array_equal(pred.counts, [50, 50, 50])
-  # λ above the p_k-th Gram eigenvalue of a cluster: Thm 3.1's condition fails
-  big = dt.predicted_regime(x, 9, 1.0, lab)
-  assert big.regime == "boundary" and any("Gram eigenvalue" in r for r in big.reasons)
+  # nλ = 150 between a cluster's top Gram eigenvalue (≈ 9·50, the mean) and the next (≈ 0.25·50):
+  # two of each block's three columns are predicted zero, the block lives
+  some = dt.predicted_regime(x, 9, 1.0, lab)
+  assert some.regime == "generalization" and sum("2 of its 3 columns" in r for r in some.reasons) == 3
+  # nλ above the top eigenvalue too: the blocks are dead
+  dead = dt.predicted_regime(x, 9, 10.0, lab)
+  assert dead.regime == "boundary" and any("block is dead" in r for r in dead.reasons)
 
 
 def test_predicted_regime_hybrid_with_obtuse_duplicates():

@@ -233,3 +233,53 @@ def gating_overlap(h_a, h_b) -> jax.Array:
   inter = jnp.sum(a & b, axis=-1)
   union = jnp.sum(a | b, axis=-1)
   return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0)
+
+
+class GatingGeometry(NamedTuple):
+  """Active-unit overlap of input pairs against the inputs' similarity (the paper's closing claim
+  that ReLU gating gives similar inputs similar activation patterns).
+
+  Attributes:
+    overlap: (q,) Jaccard overlap |A_i ∩ A_j| / |A_i ∪ A_j| of the pairs' active-unit sets.
+    similarity: (q,) cosine similarity of the pairs' reference inputs.
+    spearman: rank correlation of overlap and similarity.
+    pearson: linear correlation of overlap and similarity.
+  """
+
+  overlap: np.ndarray
+  similarity: np.ndarray
+  spearman: float
+  pearson: float
+
+
+def gating_geometry(params: DAEParams, y, pairs, reference=None) -> GatingGeometry:
+  """Overlap of the active units of h(y_i), h(y_j) against cos(reference_i, reference_j).
+
+  Args:
+    params: the model.
+    y: (m, d) inputs fed to the encoder (e.g. noisy images).
+    pairs: (q, 2) int indices into y.
+    reference: (m, d) what "similar" is measured on (e.g. the clean images); default y.
+
+  Returns:
+    ``GatingGeometry`` (correlations NaN when either side is constant).
+  """
+  from scipy.stats import spearmanr
+
+  y = checks.check_array("y", y, ndim=2)
+  pairs = np.asarray(pairs)
+  if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+    raise ValueError(f"pairs must be a (q, 2) integer array, got shape {pairs.shape} and dtype {pairs.dtype}")
+  if pairs.size and (pairs.min() < 0 or pairs.max() >= y.shape[0]):
+    raise ValueError(f"pairs must index the {y.shape[0]} rows of y")
+  ref = np.asarray(y if reference is None else checks.check_array("reference", reference, ndim=2), np.float64)
+  if ref.shape[0] != y.shape[0]:
+    raise ValueError(f"reference must have the {y.shape[0]} rows of y, got {ref.shape[0]}")
+  h = np.asarray(representations(params, jnp.asarray(y, params.w1.dtype)))
+  overlap = np.asarray(gating_overlap(h[pairs[:, 0]], h[pairs[:, 1]]), np.float64)
+  unit = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), _TINY)
+  sim = np.einsum("qd,qd->q", unit[pairs[:, 0]], unit[pairs[:, 1]])
+  constant = np.ptp(overlap) == 0 or np.ptp(sim) == 0
+  spearman = float("nan") if constant else float(spearmanr(overlap, sim).statistic)
+  pearson = float("nan") if constant else float(np.corrcoef(overlap, sim)[0, 1])
+  return GatingGeometry(overlap, sim, spearman, pearson)
