@@ -78,6 +78,32 @@ def test_sharded_over_forced_cpu_devices_gives_the_same_numbers(tmp_path, refere
   np.testing.assert_allclose(hist, reference.loss_history, rtol=1e-5)
 
 
+def test_two_processes_joined_by_jax_distributed_give_the_same_numbers(tmp_path, reference):
+  """The multi-host path: 2 processes × 2 CPU devices (gloo collectives on localhost) shard the
+  model axis over 4 global devices; every process receives all models, process 0 writes the store."""
+  import socket
+
+  with socket.socket() as sock:
+    sock.bind(("localhost", 0))
+    port = sock.getsockname()[1]
+  store = tmp_path / "store"
+  procs = []
+  for pid in range(2):
+    cmd = [sys.executable, str(JOB), "--devices", "2", "--out", str(tmp_path / f"p{pid}.npz"),
+           "--num-processes", "2", "--process-id", str(pid), "--coordinator", f"localhost:{port}",
+           "--results-dir", str(store)]
+    procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+  for p in procs:
+    out, _ = p.communicate(timeout=300)
+    assert p.returncode == 0, out
+  for pid in range(2):
+    with np.load(tmp_path / f"p{pid}.npz") as f:
+      assert int(f["process_count"]) == 2 and int(f["device_count"]) == 4
+      np.testing.assert_allclose(f["w1"], reference.params.w1, rtol=1e-5, atol=1e-6)
+      np.testing.assert_allclose(f["loss_history"], reference.loss_history, rtol=1e-5)
+  assert sorted(q.name for q in store.iterdir()) == ["chunk_00000.json", "chunk_00000.npz"]
+
+
 def test_results_store_resumes_without_recomputing(problem, tmp_path, monkeypatch):
   x, cfg, grid = problem
   first = dt.train_sweep(x, cfg, results_dir=tmp_path / "r", models_per_chunk=8, **grid)

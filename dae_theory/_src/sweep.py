@@ -147,6 +147,12 @@ def default_mesh(devices=None) -> Mesh:
   return Mesh(np.asarray(devices), ("models",))
 
 
+def _global_array(a: np.ndarray, sharding: NamedSharding) -> jax.Array:
+  """A host array (the same on every process) placed with ``sharding``; each process fills only
+  its own devices' shards, so this works on one host and across hosts alike."""
+  return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+
+
 def _gather(tree):
   """Device arrays to host NumPy; across hosts every process receives the whole model axis."""
   if jax.process_count() > 1:
@@ -260,7 +266,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   width_max = max(r["width"] for r in rows)
   static_cfg = static_part(config)
   fingerprint = _fingerprint(np.asarray(x), config, rows) if results_dir is not None else None
-  x_dev = jax.device_put(x, NamedSharding(mesh, PartitionSpec()))
+  x_dev = _global_array(np.asarray(x), NamedSharding(mesh, PartitionSpec()))
   program = _get_program(static_cfg, width_max, mesh, vectorize)
 
   pieces: list[dict] = []
@@ -271,7 +277,8 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
     if loaded is None:
       padded = list(chunk_rows) + [chunk_rows[-1]] * (chunk_size - len(chunk_rows))
       t0 = time.time()
-      loaded = _chunk_arrays(_gather(program(_specs(padded), x_dev)), len(chunk_rows))
+      specs = jax.tree.map(lambda a: _global_array(a, NamedSharding(mesh, PartitionSpec("models"))), _specs(padded))
+      loaded = _chunk_arrays(_gather(program(specs, x_dev)), len(chunk_rows))
       if results_dir is not None and jax.process_index() == 0:
         _save_chunk(results_dir, c, loaded, _metadata(config, chunk_rows, c, fingerprint, mesh, time.time() - t0))
     pieces.append(loaded)
