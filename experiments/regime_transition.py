@@ -1,7 +1,7 @@
 """The memorisation → generalisation transition in n: predicted (Cor 3.2–3.3) against observed.
 
 Run: .venv/bin/python experiments/regime_transition.py --out results/regime_transition
-About 3 min on a 2-core CPU. Writes one ``<variation>.npz`` per sweep and ``config.json``; a rerun
+About 4 min on a 2-core CPU. Writes one ``<variation>.npz`` per sweep and ``config.json``; a rerun
 skips finished sweeps.
 
 Data: 3 modes in d = 20 with pairwise-obtuse means (‖μ‖ = 3, cos −½) and rank-12 spread of scale
