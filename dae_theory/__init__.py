@@ -70,6 +70,7 @@ from dae_theory._src.regimes import (
     FunctionDistances,
     MemorizationReport,
     RegimePrediction,
+    blend_residual,
     classify_regime,
     correspondence,
     function_distances,
@@ -119,7 +120,7 @@ __all__ = [
     "participation_ratio", "SPIKINESS_SCORES", "auroc", "tpr_at_fpr", "column_report", "ColumnReport",
     "match_columns", "ColumnMatch", "gram_error", "one_hot_fraction", "representations", "apply_batch",
     "jacobian_spectrum", "gating_overlap", "gating_geometry", "GatingGeometry",
-    "nearest_neighbour_ratio", "memorization_report", "MemorizationReport", "classify_regime",
+    "nearest_neighbour_ratio", "blend_residual", "memorization_report", "MemorizationReport", "classify_regime",
     "function_distances", "FunctionDistances", "predicted_regime", "RegimePrediction", "correspondence",
     "Correspondence", "REGIMES", "BOUNDARY",
 ]

@@ -29,6 +29,9 @@ against the cosine of the clean images (Spearman and Pearson, and the mean overl
 ``function_distances.npz``: on 500 noisy test images, E‖f − f_emp‖² and E‖f − f_ref‖² relative to
 E‖f_emp − f_ref‖², with f_emp over the model's own training images and f_ref, the proxy of f_gt for
 real images, f_emp over all other training images (disjoint from the model's).
+``summary.json`` adds the Jacobian at 20 noisy training images (effective rank, top singular value
+share and direction) and ``blend_residual`` of 300 denoised test images against their 3 nearest
+training images of the model (with the clean images as chance).
 """
 
 import argparse
@@ -205,7 +208,7 @@ def summarise(out_dir: Path) -> dict:
                  test_errors_f_own_disjoint=dist[f"{name}_errors"].round(2).tolist())
     summary[name] = entry
   # the denoiser's Jacobian (App. B.3) at 20 noisy training images of each model
-  x_all, _ = _centred_training_images()
+  x_all, mean = _centred_training_images()
   rng = np.random.default_rng(3)
   for name in ("mem_authors", "gen_authors"):
     r = load_npz(out_dir / f"{name}.npz")
@@ -223,6 +226,15 @@ def summarise(out_dir: Path) -> dict:
     summary[name].update(jacobian_effective_rank_median=float(np.median(ranks)),
                          jacobian_top_singular_value_share_median=float(np.median(shares)),
                          jacobian_top_direction_cosine_with_the_clean_image_median=float(np.median(cosines)))
+  # blends: does a denoised test image lie in the span of its 3 nearest training images of the model?
+  te = (dt.load_fashion_mnist("test").x[:300] - mean).astype(np.float64)
+  y = te + 0.2 * np.random.default_rng(4).normal(size=te.shape)
+  for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
+    r = load_npz(out_dir / f"{name}.npz")
+    f = np.asarray(dt.apply_batch(dt.DAEParams(jnp.asarray(r["w"])), y.astype(np.float32)), np.float64)
+    res_f, res_clean = (dt.blend_residual(v, x_all[r["indices"]], 3) for v in (f, te))
+    summary[name].update(blend_residual_median=float(np.median(res_f)), blend_residual_clean_median=float(np.median(res_clean)),
+                         blend_share=float(np.mean(res_f < 0.1)), blend_share_clean=float(np.mean(res_clean < 0.1)))
   mem, gen = (load_npz(out_dir / f"{n}.npz") for n in ("mem_authors", "gen_authors"))
   summary["detection_memorised_vs_generalised_training_inputs"] = {
       "auroc_std": dt.auroc(mem["std_train"], gen["std_train"]),

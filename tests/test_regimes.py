@@ -25,6 +25,17 @@ def test_nearest_neighbour_ratio_matches_brute_force(rng):
   np.testing.assert_allclose(dt.nearest_neighbour_ratio(out, train), d[:, 0] / d[:, 1], rtol=1e-9)
 
 
+def test_blend_residual_by_hand():
+  train = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [5.0, 5.0, 5.0]])
+  out = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+  # spans of the 2 nearest: {e1, e2} for the first (in it), {e3, e2} for the second (in it)
+  np.testing.assert_allclose(dt.blend_residual(out, train, 2), [0.0, 0.0, 1.0], atol=1e-12)
+  # one sample: the residual is the sine of the angle to the nearest sample
+  np.testing.assert_allclose(dt.blend_residual(out[:1], train, 1), [1 / np.sqrt(5)], rtol=1e-12)
+  with pytest.raises(ValueError, match="num_samples"):
+    dt.blend_residual(out, train[:2], 3)
+
+
 def test_memorization_report_chance_and_excess():
   train = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
   clean = np.array([[2.0, 0.2], [0.1, 0.0], [2.0, 2.0], [1.9, 3.8]])  # one clean input sits on a sample

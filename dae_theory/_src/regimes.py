@@ -8,6 +8,7 @@ Neither looks at the other, so their agreement is a test of the theory. Host-sid
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Sequence
 
 import jax
@@ -34,23 +35,28 @@ def _as_f64(name, x, ndim=2):
 # ----------------------------------------------------------------------------------------------
 
 
-@jax.jit
-def _two_nearest_indices(queries, points, sq_norms):
+@functools.partial(jax.jit, static_argnums=3)
+def _nearest_indices(queries, points, sq_norms, k: int):
   d2 = sq_norms[None, :] - 2.0 * jnp.matmul(queries, points.T, precision=HIGHEST)
-  return jax.lax.top_k(-d2, 2)[1]
+  return jax.lax.top_k(-d2, k)[1]
 
 
-def _two_nearest(queries: np.ndarray, points: np.ndarray, chunk: int = 512) -> np.ndarray:
-  """Distances to the nearest and second-nearest rows of ``points``: (m, 2). The candidates come
-  from float32 Gram distances at HIGHEST precision; the two distances are recomputed in float64."""
+def _nearest(queries: np.ndarray, points: np.ndarray, k: int, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+  """The k nearest rows of ``points`` for each query: (indices (m, k), distances (m, k)), nearest
+  first. Candidates come from float32 Gram distances at HIGHEST precision; the k distances are
+  recomputed in float64 and sorted."""
   pts = jnp.asarray(points, jnp.float32)
   sq = jnp.sum(pts * pts, axis=1)
-  out = np.empty((queries.shape[0], 2))
+  idx_out = np.empty((queries.shape[0], k), np.int64)
+  dist_out = np.empty((queries.shape[0], k))
   for s in range(0, queries.shape[0], chunk):
     q = queries[s:s + chunk]
-    idx = np.asarray(_two_nearest_indices(jnp.asarray(q, jnp.float32), pts, sq))
-    out[s:s + chunk] = np.sort(np.linalg.norm(q[:, None, :] - points[idx], axis=-1), axis=1)
-  return out
+    idx = np.asarray(_nearest_indices(jnp.asarray(q, jnp.float32), pts, sq, k))
+    dist = np.linalg.norm(q[:, None, :] - points[idx], axis=-1)
+    order = np.argsort(dist, axis=1)
+    idx_out[s:s + chunk] = np.take_along_axis(idx, order, axis=1)
+    dist_out[s:s + chunk] = np.take_along_axis(dist, order, axis=1)
+  return idx_out, dist_out
 
 
 def nearest_neighbour_ratio(outputs, train_x) -> np.ndarray:
@@ -70,8 +76,36 @@ def nearest_neighbour_ratio(outputs, train_x) -> np.ndarray:
   checks.check_dim("train_x", xs, 1, out.shape[1], "the dimension of outputs")
   if xs.shape[0] < 2:
     raise ValueError("train_x must hold at least two distinct samples for a nearest-neighbour ratio")
-  d = _two_nearest(out, xs)
+  _, d = _nearest(out, xs, 2)
   return np.where(d[:, 1] > 0, d[:, 0] / np.maximum(d[:, 1], 1e-300), 0.0)
+
+
+def blend_residual(outputs, train_x, num_samples: int = 3) -> np.ndarray:
+  """‖o − P o‖ / ‖o‖ for each output o, with P the projection onto the span of its
+  ``num_samples`` nearest distinct training samples: ≈ 0 when the output is a blend of a few
+  training samples.
+
+  A memorising ReLU-DAE (Cor 3.2) computes f(y) = Σ_i r_i² x_i (x_iᵀy)₊ over its stored samples;
+  when several fire, the output blends them and d₁/d₂ misses it (Fashion-MNIST, README).
+  Compare with the residual of the clean inputs (chance). A zero output scores 1.
+
+  Args:
+    outputs: (m, d); train_x: (n, d) with at least ``num_samples`` distinct rows.
+
+  Returns:
+    (m,) float64 residuals in [0, 1].
+  """
+  out = _as_f64("outputs", outputs)
+  xs = np.unique(_as_f64("train_x", train_x), axis=0)
+  checks.check_dim("train_x", xs, 1, out.shape[1], "the dimension of outputs")
+  k = checks.check_int("num_samples", num_samples)
+  if xs.shape[0] < k:
+    raise ValueError(f"train_x must hold at least num_samples = {k} distinct samples, got {xs.shape[0]}")
+  idx, _ = _nearest(out, xs, k)
+  basis = np.linalg.qr(np.transpose(xs[idx], (0, 2, 1)))[0]  # (m, d, k) orthonormal spans
+  proj = np.einsum("mdk,mk->md", basis, np.einsum("mdk,md->mk", basis, out))
+  norm = np.linalg.norm(out, axis=1)
+  return np.where(norm > 0, np.linalg.norm(out - proj, axis=1) / np.maximum(norm, 1e-300), 1.0)
 
 
 class MemorizationReport(NamedTuple):
@@ -140,8 +174,9 @@ def classify_regime(memorization, *, memorization_above: float = MEMORIZATION_AB
 
   Limit (measured, README): a memoriser whose test inputs fire several stored samples outputs a
   blend of them, not a copy, and is called "generalization" here (Fashion-MNIST with 7 stored
-  images: copy share 0.03–0.15). There, compare the stored columns (``column_report``) and the
-  train against test denoising error.
+  images: copy share 0.03–0.15). There, compare the stored columns (``column_report``), the
+  train against test denoising error, and ``blend_residual`` (outputs in the span of a few
+  training samples).
   """
   e = memorization.excess if isinstance(memorization, MemorizationReport) else float(memorization)
   checks.check_scalar("memorization_above", memorization_above, positive=True)
