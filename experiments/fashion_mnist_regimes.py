@@ -54,20 +54,19 @@ def _centred_training_images():
   return full.x - mean, mean
 
 
+def _centred_test_images(mean: np.ndarray, num: int) -> np.ndarray:
+  return (dt.load_fashion_mnist("test").x[:num] - mean).astype(np.float64)
+
+
 def obtuse_search(x: np.ndarray, seed: int) -> np.ndarray:
   """The largest greedily grown set of mutually obtuse images over ``search_orders`` random scans."""
   rng = np.random.default_rng(seed)
-  best: list[int] = []
+  best = np.zeros(0, np.int64)
   for _ in range(SETTINGS["search_orders"]):
-    cand = rng.choice(x.shape[0], SETTINGS["search_candidates"], replace=False)
-    unit = x[cand] / np.linalg.norm(x[cand], axis=1, keepdims=True)
-    kept: list[int] = []
-    for i in range(cand.size):
-      if all(unit[i] @ unit[j] < 0 for j in kept):
-        kept.append(i)
-    if len(kept) > len(best):
-      best = [int(cand[i]) for i in kept]
-  return np.asarray(best)
+    kept = dt.greedy_obtuse_subset(x, rng.choice(x.shape[0], SETTINGS["search_candidates"], replace=False))
+    if kept.size > best.size:
+      best = kept
+  return best
 
 
 def _binned(similarity, overlap, edges=np.linspace(-1, 1, 21)) -> np.ndarray:
@@ -86,7 +85,7 @@ def psnr(estimate, clean, peak: float = 1.0) -> np.ndarray:
 def analyse(path: Path, params, x_train, x_test, cfg, seed: int, prediction=None):
   rng = np.random.default_rng(seed)
   s = SETTINGS
-  tr = x_train[rng.choice(x_train.shape[0], min(s["num_eval"], x_train.shape[0] * 100), replace=True)]
+  tr = x_train[rng.choice(x_train.shape[0], s["num_eval"], replace=True)]
   te = x_test[: s["num_eval"]]
   y_tr = tr + cfg.sigma * rng.normal(size=tr.shape)
   y_te = te + cfg.sigma * rng.normal(size=te.shape)
@@ -96,7 +95,7 @@ def analyse(path: Path, params, x_train, x_test, cfg, seed: int, prediction=None
   cols = dt.column_report(w, x_train)
   h_tr = np.asarray(dt.representations(params, y_tr.astype(np.float32)))
   h_te = np.asarray(dt.representations(params, y_te.astype(np.float32)))
-  rep = dt.memorization_report(f_te, x_train, te) if np.unique(x_train, axis=0).shape[0] > 1 else None
+  rep = dt.memorization_report(f_te, x_train, te)
   pairs = np.stack(np.triu_indices(te.shape[0], k=1), axis=1)
   gating = dt.gating_geometry(params, y_te.astype(np.float32), pairs, reference=te)
   out = dict(column_norms=cols.norms, column_max_cosine=cols.max_cosine, antipodal_pairs=cols.antipodal_pairs,
@@ -104,8 +103,7 @@ def analyse(path: Path, params, x_train, x_test, cfg, seed: int, prediction=None
              psnr_test=psnr(f_te, te), std_train=np.asarray(dt.representation_std(h_tr)),
              std_test=np.asarray(dt.representation_std(h_te)), active_train=(h_tr > 0).sum(1),
              peak_energy_train=np.asarray(dt.peak_energy_fraction(h_tr)),
-             copied_fraction=np.float64(rep.fraction if rep else np.nan),
-             copied_excess=np.float64(rep.excess if rep else np.nan),
+             copied_fraction=np.float64(rep.fraction), copied_excess=np.float64(rep.excess),
              singular_values=np.linalg.svd(w, compute_uv=False), example_columns=w[:, np.argsort(-cols.norms)[:8]].T,
              w=w.astype(np.float32), gating_spearman=np.float64(gating.spearman), gating_pearson=np.float64(gating.pearson),
              gating_overlap_mean=np.float64(gating.overlap.mean()),
@@ -138,8 +136,7 @@ def run_memorizing(path: Path, name: str, seed: int):
     m = dt.match_columns(w, w_mem)
     pred.update(predicted_norms=np.linalg.norm(w_mem[:, : x.shape[0]], axis=0), matched_norms=np.linalg.norm(w[:, m.learned], axis=0),
                 matched_cosine=m.cosine)
-  x_test = dt.load_fashion_mnist("test").x[: SETTINGS["test_images"]] - mean
-  analyse(path, res.params, x.astype(np.float64), x_test.astype(np.float64), cfg, seed, pred)
+  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, SETTINGS["test_images"]), cfg, seed, pred)
 
 
 def run_generalizing(path: Path, seed: int):
@@ -148,8 +145,7 @@ def run_generalizing(path: Path, seed: int):
   x = x_all[idx].astype(np.float32)
   cfg = dt.preset("generalizing")
   res = dt.train(x, cfg, seed=seed)
-  x_test = dt.load_fashion_mnist("test").x[: SETTINGS["test_images"]] - mean
-  analyse(path, res.params, x.astype(np.float64), x_test.astype(np.float64), cfg, seed,
+  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, SETTINGS["test_images"]), cfg, seed,
           {"indices": idx, "loss_history": res.loss_history})
 
 
@@ -157,7 +153,7 @@ def run_function_distances(path: Path, seed: int):
   """f against f_emp of its own training set and against the proxy of f_gt for real images: f_emp of
   all other training images (disjoint from the model's), on 500 noisy test images."""
   x_all, mean = _centred_training_images()
-  te = (dt.load_fashion_mnist("test").x[: SETTINGS["num_eval"]] - mean).astype(np.float64)
+  te = _centred_test_images(mean, SETTINGS["num_eval"])
   y = te + 0.2 * np.random.default_rng(seed + 7).normal(size=te.shape)
   out = {}
   for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
@@ -227,7 +223,7 @@ def summarise(out_dir: Path) -> dict:
                          jacobian_top_singular_value_share_median=float(np.median(shares)),
                          jacobian_top_direction_cosine_with_the_clean_image_median=float(np.median(cosines)))
   # blends: does a denoised test image lie in the span of its 3 nearest training images of the model?
-  te = (dt.load_fashion_mnist("test").x[:300] - mean).astype(np.float64)
+  te = _centred_test_images(mean, 300)
   y = te + 0.2 * np.random.default_rng(4).normal(size=te.shape)
   for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
     r = load_npz(out_dir / f"{name}.npz")

@@ -14,23 +14,13 @@ import dae_theory as dt
 from dae_theory._src.results_io import save_json
 
 
-def greedy_obtuse_set(x: np.ndarray, order: np.ndarray) -> list[int]:
-  """Scans images in ``order`` and keeps each one whose cosine with every kept image is < 0."""
-  unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-  kept: list[int] = []
-  for i in order:
-    if all(unit[i] @ unit[j] < 0 for j in kept):
-      kept.append(int(i))
-  return kept
-
-
 def report(x: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> dict:
   sep = dt.separability(x, labels)
   unit = x / np.linalg.norm(x, axis=1, keepdims=True)
   a, b = rng.integers(0, x.shape[0], size=(2, 200_000))
   keep = a != b
   cos = np.einsum("nd,nd->n", unit[a[keep]], unit[b[keep]])
-  greedy = [len(greedy_obtuse_set(x, rng.permutation(x.shape[0])[:5000])) for _ in range(5)]
+  greedy = [len(dt.greedy_obtuse_subset(x, rng.permutation(x.shape[0])[:5000])) for _ in range(5)]
   return {
       "classes_alpha": sep.alpha, "classes_beta": sep.beta, "classes_obtuse": sep.obtuse,
       "class_mean_cosines": sep.mean_cosines,

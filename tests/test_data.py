@@ -137,3 +137,12 @@ def test_digits():
   assert (threes.labels == 3).all() and threes.x.shape == (20, 64)
   with pytest.raises(ValueError, match="unknown class"):
     dt.load_digits(classes="eleven")
+
+
+def test_greedy_obtuse_subset_by_hand():
+  x = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, 0.1], [0.0, -1.0], [-1.0, -1.0]])
+  # in order: keep 0; 1 is acute to 0; keep 2; 3 is orthogonal to 0 (cos 0 is not obtuse); 4 is acute to 2
+  np.testing.assert_array_equal(dt.greedy_obtuse_subset(x), [0, 2])
+  np.testing.assert_array_equal(dt.greedy_obtuse_subset(x, [4, 1, 0]), [4, 1])
+  with pytest.raises(ValueError, match="zero row"):
+    dt.greedy_obtuse_subset(np.zeros((2, 2)))

@@ -12,7 +12,7 @@ def test_nearest_neighbour_ratio_by_hand():
   out = np.array([[0.1, 0.0], [0.5, 0.0], [10.0, 3.0]])
   ratio = dt.nearest_neighbour_ratio(out, train)
   np.testing.assert_allclose(ratio, [0.1 / 0.9, 1.0, 3.0 / np.hypot(9.0, 3.0)], rtol=1e-12)
-  with pytest.raises(ValueError, match="two distinct"):
+  with pytest.raises(ValueError, match="at least 2 distinct"):
     dt.nearest_neighbour_ratio(out, np.ones((3, 2)))
   with pytest.raises(ValueError, match="train_x"):
     dt.nearest_neighbour_ratio(out, np.ones((3, 5)))
@@ -32,7 +32,7 @@ def test_blend_residual_by_hand():
   np.testing.assert_allclose(dt.blend_residual(out, train, 2), [0.0, 0.0, 1.0], atol=1e-12)
   # one sample: the residual is the sine of the angle to the nearest sample
   np.testing.assert_allclose(dt.blend_residual(out[:1], train, 1), [1 / np.sqrt(5)], rtol=1e-12)
-  with pytest.raises(ValueError, match="num_samples"):
+  with pytest.raises(ValueError, match="at least 3 distinct"):
     dt.blend_residual(out, train[:2], 3)
 
 

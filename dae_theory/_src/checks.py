@@ -66,6 +66,14 @@ def check_finite(name: str, x: Any) -> None:
     raise ValueError(f"{name} must be finite, but it holds NaN or inf")
 
 
+def as_float64(name: str, x: Any, ndim: int | tuple[int, ...] = 2) -> np.ndarray:
+  """A non-empty, finite real array of the given rank as host NumPy float64 (references)."""
+  x = check_array(name, x, ndim=ndim)
+  check_nonempty(name, x)
+  check_finite(name, x)
+  return np.asarray(x, np.float64)
+
+
 def check_scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False):
   """Checks a real scalar; sign checks apply when it is concrete. Returns it unchanged."""
   if isinstance(value, (bool, np.bool_)):

@@ -73,6 +73,28 @@ def obtuse_point_set(key: jax.Array, num: int, dim: int, *, norm_range: tuple[fl
   return directions * norms
 
 
+def greedy_obtuse_subset(x, order=None) -> np.ndarray:
+  """Greedily grown mutually obtuse subset: scans rows of x (n, d) in ``order`` (default 0..n−1)
+  and keeps each row whose cosine with every kept row is negative (Cor 3.2's assumption).
+
+  Host-side NumPy; a search heuristic, not the largest such subset (at most d + 1 rows).
+
+  Returns:
+    (k,) int indices into x, in the order they were kept.
+  """
+  x = checks.as_float64("x", x)
+  norms = np.linalg.norm(x, axis=1)
+  if (norms == 0).any():
+    raise ValueError("x has a zero row: its direction is undefined")
+  unit = x / norms[:, None]
+  order = np.arange(x.shape[0]) if order is None else np.asarray(order)
+  kept: list[int] = []
+  for i in order:
+    if not kept or (unit[kept] @ unit[i] < 0).all():
+      kept.append(int(i))
+  return np.asarray(kept, np.int64)
+
+
 def gaussian_mixture(key: jax.Array, num_modes: int, dim: int, *, mean_norm: float = 1.0, rank: int = 2,
                      cov_scale: float = 0.5, iso_var: float = 0.0, weights: Sequence[float] | None = None,
                      cosine: float | None = None, orthogonal_to_means: bool = False,

@@ -23,11 +23,7 @@ REGIMES = ("memorization", "generalization", "hybrid")
 BOUNDARY = "boundary"
 
 
-def _as_f64(name, x, ndim=2):
-  x = checks.check_array(name, x, ndim=ndim)
-  checks.check_nonempty(name, x)
-  checks.check_finite(name, x)
-  return np.asarray(x, np.float64)
+_as_f64 = checks.as_float64
 
 
 # ----------------------------------------------------------------------------------------------
@@ -59,6 +55,16 @@ def _nearest(queries: np.ndarray, points: np.ndarray, k: int, chunk: int = 512) 
   return idx_out, dist_out
 
 
+def _outputs_and_distinct_samples(outputs, train_x, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+  """Checked float64 outputs (m, d) and the distinct training rows (at least ``minimum``)."""
+  out = _as_f64("outputs", outputs)
+  xs = np.unique(_as_f64("train_x", train_x), axis=0)
+  checks.check_dim("train_x", xs, 1, out.shape[1], "the dimension of outputs")
+  if xs.shape[0] < minimum:
+    raise ValueError(f"train_x must hold at least {minimum} distinct samples, got {xs.shape[0]}")
+  return out, xs
+
+
 def nearest_neighbour_ratio(outputs, train_x) -> np.ndarray:
   """d₁/d₂ for each output: its distance to the nearest distinct training sample over the distance
   to the second nearest (Yoon et al. 2023; Gu et al. 2023). A value below 1/3 means the output
@@ -71,11 +77,7 @@ def nearest_neighbour_ratio(outputs, train_x) -> np.ndarray:
   Returns:
     (m,) float64 ratios in [0, 1].
   """
-  out = _as_f64("outputs", outputs)
-  xs = np.unique(_as_f64("train_x", train_x), axis=0)
-  checks.check_dim("train_x", xs, 1, out.shape[1], "the dimension of outputs")
-  if xs.shape[0] < 2:
-    raise ValueError("train_x must hold at least two distinct samples for a nearest-neighbour ratio")
+  out, xs = _outputs_and_distinct_samples(outputs, train_x, 2)
   _, d = _nearest(out, xs, 2)
   return np.where(d[:, 1] > 0, d[:, 0] / np.maximum(d[:, 1], 1e-300), 0.0)
 
@@ -95,12 +97,8 @@ def blend_residual(outputs, train_x, num_samples: int = 3) -> np.ndarray:
   Returns:
     (m,) float64 residuals in [0, 1].
   """
-  out = _as_f64("outputs", outputs)
-  xs = np.unique(_as_f64("train_x", train_x), axis=0)
-  checks.check_dim("train_x", xs, 1, out.shape[1], "the dimension of outputs")
   k = checks.check_int("num_samples", num_samples)
-  if xs.shape[0] < k:
-    raise ValueError(f"train_x must hold at least num_samples = {k} distinct samples, got {xs.shape[0]}")
+  out, xs = _outputs_and_distinct_samples(outputs, train_x, k)
   idx, _ = _nearest(out, xs, k)
   basis = np.linalg.qr(np.transpose(xs[idx], (0, 2, 1)))[0]  # (m, d, k) orthonormal spans
   proj = np.einsum("mdk,mk->md", basis, np.einsum("mdk,md->mk", basis, out))

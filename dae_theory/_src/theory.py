@@ -15,11 +15,7 @@ from dae_theory._src import checks
 from dae_theory._src.mixture import GaussianMixture, check_mixture
 
 
-def _as_f64(name, x, ndim=2):
-  x = checks.check_array(name, x, ndim=ndim)
-  checks.check_nonempty(name, x)
-  checks.check_finite(name, x)
-  return np.asarray(x, np.float64)
+_as_f64 = checks.as_float64
 
 
 # ----------------------------------------------------------------------------------------------
