@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -11,11 +12,14 @@ ARGS = [sys.executable, "-m", "dae_theory", "sweep", "--data", "obtuse", "--data
 
 def test_cli_sweep_runs_resumes_and_reports(tmp_path):
   out = tmp_path / "sweep"
-  first = subprocess.run(ARGS + ["--out", str(out)], capture_output=True, text=True, timeout=300)
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  first = subprocess.run(ARGS + ["--out", str(out), "--host-devices", "2"], capture_output=True, text=True,
+                         timeout=300, env=env)
   assert first.returncode == 0, first.stderr
   assert "4 models" in first.stdout and str(out.resolve()) in first.stdout
   assert "4/4 models" in first.stderr  # the progress bar
   assert sorted(p.name for p in out.glob("chunk_*.json")) == ["chunk_00000.json", "chunk_00001.json"]
+  assert json.loads((out / "chunk_00000.json").read_text())["num_devices"] == 2  # one model per host device
   spec = json.loads((out / "sweep.json").read_text())
   assert spec["data"]["kind"] == "obtuse" and spec["config"]["steps"] == 100
   w_first = np.load(out / "chunk_00001.npz")["w1"]
@@ -33,3 +37,6 @@ def test_cli_bad_input_is_a_clear_error(tmp_path):
   f.write_text("")
   bad = subprocess.run(ARGS + ["--out", str(f)], capture_output=True, text=True, timeout=300)
   assert bad.returncode == 2 and "out must be a folder" in bad.stderr
+  bad = subprocess.run(ARGS + ["--out", str(tmp_path / "y"), "--host-devices", "0"], capture_output=True, text=True,
+                       timeout=300)
+  assert bad.returncode == 2 and "--host-devices must be an integer >= 1" in bad.stderr

@@ -1,9 +1,14 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.scipy.stats import norm
 
-from dae_theory._src.noise import standard_normal
+from jax.extend.random import threefry2x32_p
+
+from dae_theory._src.noise import standard_normal, standard_normal_box_muller, threefry2x32
+
+SAMPLERS = [standard_normal, standard_normal_box_muller]
 
 
 def _ks_statistic(z):
@@ -14,8 +19,9 @@ def _ks_statistic(z):
   return max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
 
 
-def test_standard_normal_moments_and_ks():
-  z = np.asarray(standard_normal(jax.random.key(0), (400, 785)), np.float64).ravel()  # odd width
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_standard_normal_moments_and_ks(sampler):
+  z = np.asarray(sampler(jax.random.key(0), (400, 785)), np.float64).ravel()  # odd width
   n = z.size
   assert abs(z.mean()) < 5 / np.sqrt(n)
   assert abs(z.var() - 1) < 5 * np.sqrt(2 / n)
@@ -28,24 +34,68 @@ def test_standard_normal_moments_and_ks():
   assert _ks_statistic(t) > 1.95 / np.sqrt(n)
 
 
-def test_words_of_one_hash_and_neighbours_are_uncorrelated():
-  z = np.asarray(standard_normal(jax.random.key(1), (20_000, 64)), np.float64)
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_words_of_one_hash_and_neighbours_are_uncorrelated(sampler):
+  z = np.asarray(sampler(jax.random.key(1), (20_000, 64)), np.float64)
   n = z.shape[0]
-  even, odd = z[:, 0::2].ravel(), z[:, 1::2].ravel()  # the two words of the same Threefry call
+  if sampler is standard_normal:  # the two values made from the same Threefry call
+    even, odd = z[:, 0::2].ravel(), z[:, 1::2].ravel()
+  else:  # Box–Muller's r cos θ and r sin θ
+    even, odd = z[:, :32].ravel(), z[:, 32:].ravel()
   assert abs(np.corrcoef(even, odd)[0, 1]) < 5 / np.sqrt(even.size)
   assert abs(np.corrcoef(z[:-1].ravel(), z[1:].ravel())[0, 1]) < 5 / np.sqrt(z.size)
   assert abs(np.corrcoef(even ** 2, odd ** 2)[0, 1]) < 5 / np.sqrt(even.size)
   # Different keys give independent streams.
-  w = np.asarray(standard_normal(jax.random.key(2), (20_000, 64)), np.float64)
+  w = np.asarray(sampler(jax.random.key(2), (20_000, 64)), np.float64)
   assert abs(np.corrcoef(z.ravel(), w.ravel())[0, 1]) < 5 / np.sqrt(z.size)
   assert n == 20_000
 
 
-def test_row_prefix_property_and_determinism():
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_row_prefix_property_and_determinism(sampler):
   key = jax.random.key(3)
-  big = standard_normal(key, (50, 9))
-  np.testing.assert_array_equal(standard_normal(key, (7, 9)), big[:7])
-  np.testing.assert_array_equal(standard_normal(key, (50, 9)), big)
-  assert standard_normal(key, (2, 3, 5)).shape == (2, 3, 5)
-  assert standard_normal(jax.random.fold_in(key, 1), (7, 9)).dtype == jnp.float32
-  assert not np.allclose(standard_normal(jax.random.fold_in(key, 1), (7, 9)), big[:7])
+  draw = jax.jit(sampler, static_argnums=1)
+  big = draw(key, (50, 9))
+  np.testing.assert_array_equal(draw(key, (7, 9)), big[:7])
+  np.testing.assert_array_equal(draw(key, (50, 9)), big)
+  # Op by op, XLA may round Box–Muller's float32 arithmetic differently: within 1 ulp.
+  np.testing.assert_allclose(sampler(key, (50, 9)), big, rtol=2.4e-7, atol=1.2e-7)
+  assert sampler(key, (2, 3, 5)).shape == (2, 3, 5)
+  assert sampler(jax.random.fold_in(key, 1), (7, 9)).dtype == jnp.float32
+  assert not np.allclose(sampler(jax.random.fold_in(key, 1), (7, 9)), big[:7])
+
+
+def test_unrolled_threefry_matches_random123_answers_and_jax_primitive_bit_for_bit():
+  # Known-answer vectors of Threefry-2x32-20 (Random123's kat_vectors).
+  kat = [((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
+         ((0xFFFFFFFF,) * 2, (0xFFFFFFFF,) * 2, (0x1CB996FC, 0xBB002BE7)),
+         ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0))]
+  for key, count, expected in kat:
+    words = threefry2x32(*(jnp.uint32(v) for v in key + count))
+    assert tuple(int(w) for w in words) == expected
+  rng = np.random.default_rng(0)
+  k1, k2 = (jnp.uint32(v) for v in rng.integers(0, 2 ** 32, 2))
+  c1, c2 = (jnp.asarray(rng.integers(0, 2 ** 32, (300, 7)), jnp.uint32) for _ in range(2))
+  ours = jax.jit(threefry2x32)(k1, k2, c1, c2)
+  theirs = jax.jit(threefry2x32_p.bind)(k1, k2, c1, c2)
+  for a, b in zip(ours, theirs):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_box_muller_matches_a_float64_reference_from_the_same_words():
+  key = jax.random.key(4)
+  rows, cols = 3000, 101
+  z = np.asarray(standard_normal_box_muller(key, (rows, cols)), np.float64)
+  pairs = (cols + 1) // 2
+  data = np.asarray(jax.random.key_data(key))
+  row, col = np.meshgrid(np.arange(rows, dtype=np.uint32), np.arange(pairs, dtype=np.uint32), indexing="ij")
+  w1, w2 = (np.asarray(w, np.uint64) for w in threefry2x32_p.bind(*(jnp.uint32(v) for v in data), row, col))
+  u = 1.0 - (w1 >> 9).astype(np.float64) / 2 ** 23
+  quadrant = (w2 >> 30).astype(np.float64)
+  t = ((w2 << 2) % 2 ** 32 >> 9).astype(np.float64) / 2 ** 23
+  theta = quadrant * np.pi / 2 + (t - 0.5) * np.pi / 2
+  radius = np.sqrt(-2.0 * np.log(u))
+  reference = np.concatenate([radius * np.cos(theta), radius * np.sin(theta)], axis=1)[:, :cols]
+  # float32 log, sqrt and the sin/cos polynomials: a few ulp of |z| (≤ 5.65).
+  np.testing.assert_allclose(z, reference, rtol=0, atol=2e-6)
+  assert np.max(np.abs(z)) <= np.sqrt(46 * np.log(2)) + 1e-5

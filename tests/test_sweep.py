@@ -120,6 +120,9 @@ def test_results_store_resumes_without_recomputing(problem, tmp_path, monkeypatc
   np.testing.assert_array_equal(again.params.w1, first.params.w1)
   with pytest.raises(ValueError, match="holds a different sweep"):
     dt.train_sweep(x, cfg.replace(steps=200), results_dir=tmp_path / "r", models_per_chunk=8, **grid)
+  # Other chunk boundaries (another models_per_chunk or device count) would misplace finished models.
+  with pytest.raises(ValueError, match="written in chunks of 8 models, this run makes chunks of 6"):
+    dt.train_sweep(x, cfg, results_dir=tmp_path / "r", models_per_chunk=6, **grid)
 
 
 def test_sigkill_mid_sweep_loses_nothing_finished(tmp_path, reference):

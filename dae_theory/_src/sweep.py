@@ -202,7 +202,7 @@ def _save_chunk(results_dir: Path, chunk: int, arrays: dict[str, np.ndarray], me
   save_json(results_dir / f"chunk_{chunk:05d}.json", meta)
 
 
-def _load_chunk(results_dir: Path, chunk: int, fingerprint: str) -> dict | None:
+def _load_chunk(results_dir: Path, chunk: int, fingerprint: str, rows: Sequence[dict]) -> dict | None:
   meta_path = results_dir / f"chunk_{chunk:05d}.json"
   if not meta_path.exists():
     return None
@@ -210,6 +210,10 @@ def _load_chunk(results_dir: Path, chunk: int, fingerprint: str) -> dict | None:
   if meta.get("fingerprint") != fingerprint:
     raise ValueError(f"results_dir {results_dir} holds a different sweep (fingerprint {meta.get('fingerprint')} "
                      f"!= {fingerprint}); use another folder or delete it")
+  if meta.get("models") != json.loads(json.dumps(list(rows))):
+    raise ValueError(f"results_dir {results_dir} was written in chunks of {len(meta.get('models', []))} models, "
+                     f"this run makes chunks of {len(rows)} (models_per_chunk rounded up to a multiple of the "
+                     f"device count): rerun with the same models_per_chunk and number of devices")
   return load_npz(results_dir / f"chunk_{chunk:05d}.npz")
 
 
@@ -273,7 +277,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   start = time.time()
   for c in range(num_chunks):
     chunk_rows = rows[c * chunk_size:(c + 1) * chunk_size]
-    loaded = _load_chunk(results_dir, c, fingerprint) if results_dir is not None else None
+    loaded = _load_chunk(results_dir, c, fingerprint, chunk_rows) if results_dir is not None else None
     if loaded is None:
       padded = list(chunk_rows) + [chunk_rows[-1]] * (chunk_size - len(chunk_rows))
       t0 = time.time()
