@@ -28,6 +28,21 @@ from dae_theory._src.results_io import save_json
 
 HERE = Path(__file__).resolve().parent
 D, P, B, SIGMA = 784, 100, 256, 0.2
+SWEEP_STEPS = 100
+
+
+def bench_data() -> np.ndarray:
+  """The (10⁴, d) training array every training benchmark uses."""
+  return np.random.default_rng(0).uniform(-1, 1, size=(10_000, D)).astype(np.float32)
+
+
+def training_config(steps: int):
+  """The authors' generalising recipe (batch 256, Adam) for ``steps`` steps, logged every 100."""
+  return dt.preset("generalizing", steps=steps, log_every=100)
+
+
+def sweep_reps(k: int, quick: bool) -> int:
+  return 2 if k > 16 or quick else 3
 
 
 def median_time(fn, reps: int) -> float:
@@ -155,13 +170,13 @@ def sweep_rates(x, cfg, k: int, reps: int) -> dict:
   return {name: k * cfg.steps / float(np.median(t)) for name, t in times.items()}
 
 
-def sweep_rates_on_host_devices(k: int, steps: int, reps: int, devices: int) -> dict:
+def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
   """``sweep_rates`` in a fresh process whose CPU is split into ``devices`` JAX devices (the CLI's
   ``--host-devices``): the sweep runs one model per device; "sequential" is timed there too."""
   env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
                                     f"--xla_force_host_platform_device_count={devices}".strip()}
-  out = subprocess.run([sys.executable, __file__, "--sweep-only", str(k), "--sweep-steps", str(steps),
-                        "--sweep-reps", str(reps)], capture_output=True, text=True, env=env, check=True)
+  out = subprocess.run([sys.executable, __file__, "--sweep-only", str(k), "--sweep-reps", str(reps)],
+                       capture_output=True, text=True, env=env, check=True)
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -271,59 +286,51 @@ def main():
   parser.add_argument("--out", default=str(HERE / "results.json"))
   parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"))
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
-  parser.add_argument("--sweep-steps", type=int, default=100, help=argparse.SUPPRESS)
   parser.add_argument("--sweep-reps", type=int, default=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.sweep_only:
-    x = np.random.default_rng(0).uniform(-1, 1, size=(10_000, D)).astype(np.float32)
-    cfg = dt.preset("generalizing", steps=args.sweep_steps, log_every=args.sweep_steps)
-    rates = sweep_rates(x, cfg, args.sweep_only, args.sweep_reps)
+    rates = sweep_rates(bench_data(), training_config(SWEEP_STEPS), args.sweep_only, args.sweep_reps)
     print(json.dumps({**rates, "num_devices": jax.device_count()}))
     return
   reps = 2 if args.quick else 5
   steps = 200 if args.quick else 1000
   with_torch = torch_available()
-  rng = np.random.default_rng(0)
-  x = rng.uniform(-1, 1, size=(10_000, D)).astype(np.float32)
+  x = bench_data()
   results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick}
 
   # The machine's rate drifts during a run (shared hosts): sampled at the start and again before
   # the f_emp timings; the limit is the fastest sample (the conservative choice for our ratios).
   rate_samples = [matmul_rate(reps)]
-  rate = rate_samples[0]
-  print(f"matmul rate {rate:.1f} GFLOP/s", flush=True)
+  print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
-  cfg = dt.preset("generalizing", steps=steps, log_every=100)
-  one = {"matmul_limit_steps_per_s": rate * 1e9 / (10 * B * D * P)}
-  one.update(jax_train_rates(x, cfg, NOISE_DRAWS, reps))
-  one["jax_steps_per_s"] = one["jax_steps_per_s_threefry_pairs"]
+  one = jax_train_rates(x, training_config(steps), NOISE_DRAWS, reps)
   for sampler in NOISE_DRAWS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
-  one["noise_fraction_of_step"] = one["noise_ns_threefry_pairs"] * 1e-9 * B * D * one["jax_steps_per_s"]
+  one["noise_fraction_of_step"] = (one["noise_ns_threefry_pairs"] * 1e-9 * B * D
+                                   * one["jax_steps_per_s_threefry_pairs"])
   if with_torch:
     one["torch_steps_per_s"] = torch_train_steps_per_s(x, steps, reps)
   results["one_model"] = one
   print("one model:", json.dumps(one, indent=1), flush=True)
 
-  sweep_cfg = cfg.replace(steps=100)
+  sweep_cfg = training_config(SWEEP_STEPS)
   results["sweeps"] = {}
   for k in (16, 64):
-    results["sweeps"][k] = sweep_rates(x, sweep_cfg, k, 2 if k > 16 or args.quick else 3)
+    results["sweeps"][k] = sweep_rates(x, sweep_cfg, k, sweep_reps(k, args.quick))
     print(f"sweep K={k}:", results["sweeps"][k], flush=True)
 
   cores = os.cpu_count() or 1
   results["sweeps_host_devices"] = {}
   if cores > 1:
     for k in (16, 64):
-      results["sweeps_host_devices"][k] = sweep_rates_on_host_devices(k, sweep_cfg.steps, 2 if k > 16 or args.quick
-                                                                      else 3, cores)
+      results["sweeps_host_devices"][k] = sweep_rates_on_host_devices(k, sweep_reps(k, args.quick), cores)
       print(f"sweep K={k} on {cores} host devices:", results["sweeps_host_devices"][k], flush=True)
 
   sizes = (10_000, 60_000) if args.quick else (10_000, 60_000, 200_000)
   rate_samples.append(matmul_rate(reps))
   rate = max(rate_samples)
   results["matmul_gflops"], results["matmul_gflops_samples"] = rate, rate_samples
-  results["one_model"]["matmul_limit_steps_per_s"] = rate * 1e9 / (10 * B * D * P)
+  one["matmul_limit_steps_per_s"] = rate * 1e9 / (10 * B * D * P)
   print(f"matmul rate samples {rate_samples}", flush=True)
   results["femp"] = [femp_bench(n, 1000, rate, reps, with_torch) for n in sizes]
   for f in results["femp"]:

@@ -138,8 +138,12 @@ def use_host_devices(count: int) -> bool:
   flags = os.environ.get("XLA_FLAGS", "")
   if HOST_DEVICE_FLAG in flags:
     return True
-  from jax._src import xla_bridge
-  if xla_bridge.backends_are_initialized():
+  try:
+    from jax._src import xla_bridge  # no public way to ask whether the backends exist yet
+    started = xla_bridge.backends_are_initialized()
+  except (ImportError, AttributeError):
+    started = True  # cannot tell: leave XLA_FLAGS alone
+  if started:
     return False
   os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={count}".strip()
   return True
@@ -169,8 +173,8 @@ def main(argv=None) -> int:
   if args.host_devices < 1:
     print(f"error: --host-devices must be an integer >= 1, got {args.host_devices}", file=sys.stderr)
     return 2
-  if args.host_devices > 1:
-    use_host_devices(args.host_devices)
+  if args.host_devices > 1 and not use_host_devices(args.host_devices):
+    print("note: JAX had already started, so --host-devices has no effect in this process", file=sys.stderr)
   try:
     spec = build_sweep(args)
     result = run_sweep(spec, progress=_progress_bar())

@@ -57,7 +57,9 @@ class TrainConfig:
     steps: optimisation steps.
     batch_size: None for full batch, else a minibatch per step.
     sampling: "with_replacement" (indices uniform, the authors' code) or "without_replacement".
-    log_every: the loss history holds the mean training loss of each block of this many steps.
+    log_every: the loss history holds the mean training loss of each block of this many steps
+      (a block's keys and with-replacement minibatch indices are drawn at once: log_every ×
+      batch_size int32).
     snapshot_steps: steps (multiples of log_every, 0 allowed) at which the weights are saved.
     noise_sampler: "threefry_pairs" (``noise.standard_normal``: both words of each Threefry
       hash through √2·erfinv), "box_muller" (``noise.standard_normal_box_muller``: the two words
