@@ -51,17 +51,31 @@ def check_nonempty(name: str, x: Any, axis: int = 0) -> None:
     raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
 
 
+@jax.jit
+def _sum_is_finite(x):
+  return jnp.isfinite(jnp.sum(x))
+
+
 def check_finite(name: str, x: Any) -> None:
-  """Raises when a concrete array holds NaN or inf (one reduction on the array's device)."""
+  """Raises when a concrete array holds NaN or inf.
+
+  Fast path: one fused sum, which is finite only when every entry is (NaN and ±inf propagate
+  through IEEE addition). A non-finite sum can also be overflow of finite entries, so only then
+  are the entries tested one by one.
+  """
   if not is_concrete(x) or x.size == 0:
     return
   if isinstance(x, np.ndarray):
-    ok = bool(np.isfinite(x).all()) if np.issubdtype(x.dtype, np.floating) else True
+    if not np.issubdtype(x.dtype, np.floating):
+      return
+    with np.errstate(over="ignore", invalid="ignore"):
+      ok = bool(np.isfinite(x.sum())) or bool(np.isfinite(x).all())
   elif jnp.issubdtype(x.dtype, jnp.floating):
+    fast = jax.dtypes.canonicalize_dtype(x.dtype) == x.dtype  # not float64 made while x64 was on
     with jax.ensure_compile_time_eval():  # evaluate now, also while a caller is tracing
-      ok = bool(jnp.isfinite(x).all())
+      ok = (fast and bool(_sum_is_finite(x))) or bool(jnp.isfinite(x).all())
   else:
-    ok = True
+    return
   if not ok:
     raise ValueError(f"{name} must be finite, but it holds NaN or inf")
 
