@@ -22,8 +22,8 @@ def test_check_finite_accepts_finite_entries_whose_sum_overflows(to_array):
 
 
 @pytest.mark.parametrize("m, n, d, platform, want", [
-    (1000, 60_000, 784, "cpu", 512),
-    (4000, 60_000, 784, "cpu", 512),
+    (1000, 60_000, 784, "cpu", 384),
+    (4000, 60_000, 784, "cpu", 384),
     (100, 60_000, 784, "cpu", 1024),
     (1000, 300, 784, "cpu", 300),  # never more than n
     (20_000, 60_000, 784, "cpu", 128),  # 2M-entry budget, floor of 128 rows

@@ -165,6 +165,7 @@ def test_large_n_streams_through_chunks(rng):
     (dict(x=np.ones((0, 4))), "x must not be empty"),
     (dict(x=np.ones(4)), "x must have rank 2"),
     (dict(x=np.array([[np.inf, 0, 0, 0]])), "x must be finite"),
+    (dict(x=np.array([[0, 0, 0, 0], [0, np.nan, 0, 0]]), weights=np.ones(2)), "x must be finite"),
     (dict(y=np.array([np.nan, 0, 0, 0])), "y must be finite"),
     (dict(weights=np.ones(3)), "weights must have 1 entries"),
     (dict(chunk_size=0), "chunk_size"),

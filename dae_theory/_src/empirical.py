@@ -30,7 +30,7 @@ from dae_theory._src import checks
 
 HIGHEST = jax.lax.Precision.HIGHEST
 _BLOCK_BUDGET = 2 ** 21  # most entries of the (m, chunk) logit block and of the (chunk, d) data block
-_CPU_CHUNK_ROWS = (1024, 512)  # rows per chunk for m < 512 and m >= 512 queries (CPU; BENCHMARKS.md)
+_CPU_CHUNK_ROWS = (1024, 384)  # rows per chunk for m < 512 and m >= 512 queries (CPU; BENCHMARKS.md)
 
 
 class EmpiricalPosterior(NamedTuple):
@@ -56,7 +56,7 @@ class EmpiricalPosterior(NamedTuple):
 def default_chunk_size(num_queries: int, num_samples: int, dim: int, platform: str | None = None) -> int:
   """Rows of X per streamed chunk.
 
-  On CPU: 512 rows for m >= 512 queries, 1024 for fewer (a multiple of 128 keeps the GEMMs aligned;
+  On CPU: 384 rows for m >= 512 queries, 1024 for fewer (a multiple of 128 keeps the GEMMs aligned;
   measured 1.1-1.15x faster than 2M-logit chunks at m = 1000, see BENCHMARKS.md). On GPU and TPU,
   where each chunk is a few kernel launches, chunks are as large as the budget allows. Either way
   the (m, chunk) logits and the (chunk, d) data block stay within 2M entries (at least 128 rows).
@@ -127,6 +127,11 @@ def _posterior_core(y, x, sigma, log_w, center, *, chunk: int, top_k: int, with_
   return denoised, log_normalizer, entropy, top_idx, top_weights
 
 
+@jax.jit
+def _column_sum(x):
+  return jnp.sum(x, axis=0)
+
+
 def _prepare(y, x, sigma, weights, chunk_size, center, top_k, with_entropy=True):
   y = checks.check_array("y", y, ndim=(1, 2))
   x = checks.check_array("x", x, ndim=2)
@@ -134,7 +139,13 @@ def _prepare(y, x, sigma, weights, chunk_size, center, top_k, with_entropy=True)
   n, d = x.shape
   checks.check_dim("y", y, y.ndim - 1, d, "the dimension d of the training samples x")
   checks.check_finite("y", y)
-  checks.check_finite("x", x)
+  dtype = checks.float_dtype(y, x)
+  x = jnp.asarray(x, dtype)
+  # One pass over X gives both its column sums (for the centre) and the finiteness check: the
+  # sums are finite only when every entry is; if they are not, the entry-wise check decides.
+  x_sum = _column_sum(x)
+  if checks.is_concrete(x_sum) and not bool(jnp.isfinite(x_sum).all()):
+    checks.check_finite("x", x)
   checks.check_scalar("sigma", sigma, positive=True)
   if weights is not None:
     weights = checks.check_weights("weights", weights, n)
@@ -146,9 +157,7 @@ def _prepare(y, x, sigma, weights, chunk_size, center, top_k, with_entropy=True)
   if not isinstance(center, bool):
     raise ValueError(f"center must be True or False, got {center!r}")
 
-  dtype = checks.float_dtype(y, x)
   yb = jnp.asarray(y, dtype).reshape(-1, d)
-  x = jnp.asarray(x, dtype)
   m = yb.shape[0]
   chunk = chunk_size or default_chunk_size(m, n, d)
   log_w = None
@@ -156,7 +165,10 @@ def _prepare(y, x, sigma, weights, chunk_size, center, top_k, with_entropy=True)
     w = jnp.asarray(weights, dtype)
     log_w = jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -jnp.inf)
   if center:
-    c = jnp.mean(x, axis=0) if weights is None else jnp.dot(w, x, precision=HIGHEST) / jnp.sum(w)
+    if weights is not None:
+      c = jnp.dot(w, x, precision=HIGHEST) / jnp.sum(w)
+    else:
+      c = x_sum / n
   else:
     c = jnp.zeros((d,), dtype)
   out = _posterior_core(yb, x, jnp.asarray(sigma, dtype), log_w, c, chunk=chunk, top_k=top_k,
@@ -174,7 +186,7 @@ def empirical_posterior(y, x, sigma, *, weights=None, chunk_size: int | None = N
     sigma: noise level σ > 0.
     weights: optional (n,) non-negative sample weights w_i (a 0/1 mask selects a subset of a
       padded X, so sweeps over n can share one data array).
-    chunk_size: rows of X per streamed chunk; default from ``default_chunk_size`` (512 on CPU for
+    chunk_size: rows of X per streamed chunk; default from ``default_chunk_size`` (384 on CPU for
       m >= 512, never more than 2M logits).
     center: centre on the (weighted) data mean before forming logits (exact; lowers the float32
       error, see the module docstring).
