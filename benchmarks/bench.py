@@ -23,8 +23,8 @@ import numpy as np
 
 import dae_theory as dt
 from dae_theory._src import empirical as emp
-from dae_theory._src.noise import standard_normal, standard_normal_box_muller
 from dae_theory._src.results_io import save_json
+from dae_theory._src.train import NOISE_SAMPLERS
 
 HERE = Path(__file__).resolve().parent
 D, P, B, SIGMA = 784, 100, 256, 0.2
@@ -45,21 +45,33 @@ def sweep_reps(k: int, quick: bool) -> int:
   return 2 if k > 16 or quick else 3
 
 
-def median_time(fn, reps: int) -> float:
-  times = []
-  for _ in range(reps):
-    t = time.perf_counter()
+def median_times(calls: dict, reps: int) -> dict:
+  """Median seconds of each call, after one warm-up (compiling) call each. The calls are timed in
+  interleaved rounds (a, b, …, a, b, …) so that the host's drifts hit all of them alike."""
+  for fn in calls.values():
     jax.block_until_ready(fn())
-    times.append(time.perf_counter() - t)
-  return float(np.median(times))
+  times = {name: [] for name in calls}
+  for _ in range(reps):
+    for name, fn in calls.items():
+      t = time.perf_counter()
+      jax.block_until_ready(fn())
+      times[name].append(time.perf_counter() - t)
+  return {name: float(np.median(t)) for name, t in times.items()}
+
+
+GEMM_FLOPS = 2 * 2048 ** 3
+
+
+def gemm_call():
+  """A jitted 2048² float32 GEMM, whose rate is the machine's matmul rate (GEMM_FLOPS a call)."""
+  a = jax.random.normal(jax.random.key(0), (2048, 2048))
+  f = jax.jit(lambda a: a @ a)
+  return lambda: f(a)
 
 
 def matmul_rate(reps: int) -> float:
-  """float32 GFLOP/s of a jitted 2048² GEMM: the machine's matmul rate."""
-  a = jax.random.normal(jax.random.key(0), (2048, 2048))
-  f = jax.jit(lambda a: a @ a)
-  f(a).block_until_ready()
-  return 2 * 2048 ** 3 / median_time(lambda: f(a), reps) / 1e9
+  """float32 GFLOP/s of the 2048² GEMM."""
+  return GEMM_FLOPS / median_times({"gemm": gemm_call()}, reps)["gemm"] / 1e9
 
 
 def torch_available() -> bool:
@@ -112,41 +124,27 @@ def torch_train_steps_per_s(x: np.ndarray, steps: int, reps: int) -> float:
 
 
 def jax_train_rates(x, cfg, samplers, reps) -> dict:
-  """Steps/s of one model with each noise sampler, timed in interleaved rounds (medians)."""
-  configs = {s: cfg.replace(noise_sampler=s) for s in samplers}
-  for c in configs.values():
-    dt.train(x, c)  # compile
-  times = {s: [] for s in configs}
-  for _ in range(reps):
-    for s, c in configs.items():
-      t = time.perf_counter()
-      jax.block_until_ready(dt.train(x, c).params)
-      times[s].append(time.perf_counter() - t)
-  return {f"jax_steps_per_s_{s}": cfg.steps / float(np.median(t)) for s, t in times.items()}
-
-
-NOISE_DRAWS = {"threefry_pairs": standard_normal, "box_muller": standard_normal_box_muller,
-               "jax_normal": jax.random.normal}
+  """Steps/s of one model with each noise sampler, timed in interleaved rounds (``median_times``)."""
+  calls = {s: (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
+  return {f"jax_steps_per_s_{s}": cfg.steps / t for s, t in median_times(calls, reps).items()}
 
 
 def noise_ns_per_normal(sampler: str, reps: int) -> float:
   """ns per (B, d) normal drawn inside a jitted scan; every value is summed, so none can be skipped
   (the sum costs about 0.3 ns per value, alike for every sampler)."""
   steps = 200
-  draw = NOISE_DRAWS[sampler]
+  draw = NOISE_SAMPLERS[sampler]
   f = jax.jit(lambda k: jax.lax.scan(lambda c, i: (c + jnp.sum(draw(jax.random.fold_in(k, i), (B, D))), None), 0.0,
                                      jnp.arange(steps))[0])
   key = jax.random.key(0)
-  f(key).block_until_ready()
-  return median_time(lambda: f(key), reps) / (steps * B * D) * 1e9
+  return median_times({sampler: lambda: f(key)}, reps)[sampler] / (steps * B * D) * 1e9
 
 
 def sweep_rates(x, cfg, k: int, reps: int) -> dict:
   """Model-steps/s of the sweep (map and vmap; map also with the Box–Muller sampler) and of the
   same models one after the other.
 
-  All are timed in interleaved rounds (map, vmap, map with Box–Muller, sequential, map, …) so that
-  the machine's drifts hit all alike; medians over the rounds."""
+  All are timed in interleaved rounds (``median_times``)."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
   box_muller = cfg.replace(noise_sampler="box_muller")
   runs = {
@@ -163,15 +161,7 @@ def sweep_rates(x, cfg, k: int, reps: int) -> dict:
         last = dt.train(x, cfg, seed=s, num_samples=n).params
     return jax.block_until_ready(last)
   runs["sequential"] = sequential
-  for fn in runs.values():
-    fn()  # compile
-  times = {name: [] for name in runs}
-  for _ in range(reps):
-    for name, fn in runs.items():
-      t = time.perf_counter()
-      jax.block_until_ready(fn())
-      times[name].append(time.perf_counter() - t)
-  return {name: k * cfg.steps / float(np.median(t)) for name, t in times.items()}
+  return {name: k * cfg.steps / t for name, t in median_times(runs, reps).items()}
 
 
 def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
@@ -191,9 +181,7 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool)
   x = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
   y = jnp.asarray(rng.uniform(-1, 1, size=(m, D)).astype(np.float32))
   sigma = 2.0
-  a = jax.random.normal(jax.random.key(0), (2048, 2048))
-  gemm = jax.jit(lambda a: a @ a)
-  calls = {"gemm": lambda: gemm(a), "femp": lambda: dt.empirical_denoiser(y, x, sigma)}
+  calls = {"gemm": gemm_call(), "femp": lambda: dt.empirical_denoiser(y, x, sigma)}
   if with_torch:
     import torch
     xt, yt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y))
@@ -204,16 +192,9 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool)
         w = torch.softmax(-d2 / (2 * sigma ** 2), dim=1)
         return w @ xt
     calls["torch"] = peer
-  times = {name: [] for name in calls}
-  for fn in calls.values():
-    jax.block_until_ready(fn())
-  for _ in range(reps):
-    for name, fn in calls.items():
-      t0 = time.perf_counter()
-      jax.block_until_ready(fn())
-      times[name].append(time.perf_counter() - t0)
-  t = float(np.median(times["femp"]))
-  rate = 2 * 2048 ** 3 / float(np.median(times["gemm"])) / 1e9
+  times = median_times(calls, reps)
+  t = times["femp"]
+  rate = GEMM_FLOPS / times["gemm"] / 1e9
   gflops = 4 * m * n * D / t / 1e9
   chunk = emp.default_chunk_size(m, n, D)
   lowered = emp._posterior_core.lower(y, x, jnp.float32(sigma), None, jnp.zeros(D), chunk=chunk, top_k=0)
@@ -224,7 +205,7 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool)
          "chunk": chunk, "x_bytes": int(x.size * 4), "temp_bytes": temp,
          "temp_over_chunk_bytes": temp / (4 * (m * chunk + chunk * D + m * D)) if temp >= 0 else None}
   if with_torch:
-    out["torch_seconds"] = float(np.median(times["torch"]))
+    out["torch_seconds"] = times["torch"]
     out["speedup_vs_torch"] = out["torch_seconds"] / t
   return out
 
@@ -321,8 +302,8 @@ def main():
   rate_samples = [matmul_rate(reps)]
   print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
-  one = jax_train_rates(x, training_config(steps), NOISE_DRAWS, reps)
-  for sampler in NOISE_DRAWS:
+  one = jax_train_rates(x, training_config(steps), NOISE_SAMPLERS, reps)
+  for sampler in NOISE_SAMPLERS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
   one["noise_fraction_of_step"] = (one["noise_ns_threefry_pairs"] * 1e-9 * B * D
                                    * one["jax_steps_per_s_threefry_pairs"])

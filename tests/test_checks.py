@@ -16,9 +16,15 @@ def test_check_finite_finds_one_bad_entry(to_array, bad):
 
 @pytest.mark.parametrize("to_array", [np.asarray, jnp.asarray], ids=["numpy", "jax"])
 def test_check_finite_accepts_finite_entries_whose_sum_overflows(to_array):
-  x = np.full((1000,), 3e38, np.float32)  # the fast path's sum is inf; every entry is finite
-  checks.check_finite("x", to_array(x))
-  checks.check_finite("x", to_array(np.arange(12, dtype=np.int32)))
+  """The fast path's sum overflows here, so the entry-wise fallback must decide both ways."""
+  x = np.full((1000,), 3e38, np.float32)
+  with np.errstate(over="ignore"):
+    assert not np.isfinite(np.sum(to_array(x)))  # the premise: the fast path alone would reject x
+  assert checks.check_finite("x", to_array(x)) is None  # every entry is finite: accepted
+  x[500] = np.nan  # the same overflowing sum, now with one bad entry: rejected
+  with pytest.raises(ValueError, match="x must be finite"):
+    checks.check_finite("x", to_array(x))
+  assert checks.check_finite("x", to_array(np.arange(12, dtype=np.int32))) is None
 
 
 @pytest.mark.parametrize("m, n, d, platform, want", [

@@ -24,7 +24,8 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SAMPLING = ("with_replacement", "without_replacement")
 LOSS_CONVENTIONS = ("paper", "torch")
 TIED_GRADIENTS = ("joint", "per_side")
-NOISE_SAMPLERS = ("threefry_pairs", "box_muller", "jax_normal")
+NOISE_SAMPLERS = {"threefry_pairs": standard_normal, "box_muller": standard_normal_box_muller,
+                  "jax_normal": jax.random.normal}  # name → draw(key, shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,7 @@ class TrainConfig:
     choice("sampling", SAMPLING)
     choice("loss_convention", LOSS_CONVENTIONS)
     choice("tied_gradient", TIED_GRADIENTS)
-    choice("noise_sampler", NOISE_SAMPLERS)
+    choice("noise_sampler", tuple(NOISE_SAMPLERS))
     checks.check_int("width", self.width)
     checks.check_int("steps", self.steps)
     checks.check_int("num_draws", self.num_draws)
@@ -252,8 +253,7 @@ def _sample_batch(key_or_indices, x, num_samples, cfg: TrainConfig):
 
 def _draw_noise(keys, cfg: TrainConfig, rows: int, dim: int, dtype):
   """(draws, rows, d) standard normals; one key per draw keeps the row-prefix property."""
-  draw = {"threefry_pairs": standard_normal, "box_muller": standard_normal_box_muller,
-          "jax_normal": jax.random.normal}[cfg.noise_sampler]
+  draw = NOISE_SAMPLERS[cfg.noise_sampler]
   return jax.vmap(lambda k: draw(k, (rows, dim), dtype))(keys)
 
 
