@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 RESULTS ?= results
 
-.PHONY: install data test figures bench clean
+.PHONY: install data test figures bench bench-accelerator clean
 
 install: $(STAMP) data
 
@@ -53,3 +53,8 @@ clean:
 bench: install
 	$(PY) -m pip install --quiet -e '.[test,data,bench]'
 	$(PY) benchmarks/bench.py
+
+# The GPU/TPU rows only (a few minutes): benchmarks/results-accelerator.json and the accelerator table of
+# BENCHMARKS.md. Needs JAX for the chip in .venv (e.g. .venv/bin/pip install -U "jax[cuda13]").
+bench-accelerator: install
+	$(PY) benchmarks/bench.py --accelerator

@@ -59,19 +59,22 @@ def median_times(calls: dict, reps: int) -> dict:
   return {name: float(np.median(t)) for name, t in times.items()}
 
 
-GEMM_FLOPS = 2 * 2048 ** 3
+GEMM_SIZE = 2048
+GEMM_FLOPS = 2 * GEMM_SIZE ** 3
+ACCELERATOR_GEMM_SIZE = 8192  # a 2048² GEMM leaves a GPU half idle
 
 
-def gemm_call():
-  """A jitted 2048² float32 GEMM, whose rate is the machine's matmul rate (GEMM_FLOPS a call)."""
-  a = jax.random.normal(jax.random.key(0), (2048, 2048))
-  f = jax.jit(lambda a: a @ a)
+def gemm_call(size: int = GEMM_SIZE):
+  """A jitted size² float32 GEMM at the library's precision (HIGHEST: no TF32 on GPUs), whose rate is
+  the machine's matmul rate (2·size³ FLOPs a call)."""
+  a = jax.random.normal(jax.random.key(0), (size, size))
+  f = jax.jit(lambda a: jnp.matmul(a, a, precision=jax.lax.Precision.HIGHEST))
   return lambda: f(a)
 
 
-def matmul_rate(reps: int) -> float:
-  """float32 GFLOP/s of the 2048² GEMM."""
-  return GEMM_FLOPS / median_times({"gemm": gemm_call()}, reps)["gemm"] / 1e9
+def matmul_rate(reps: int, size: int = GEMM_SIZE) -> float:
+  """float32 GFLOP/s of the size² GEMM."""
+  return 2 * size ** 3 / median_times({"gemm": gemm_call(size)}, reps)["gemm"] / 1e9
 
 
 def torch_available() -> bool:
@@ -140,14 +143,17 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
   return median_times({sampler: lambda: f(key)}, reps)[sampler] / (steps * B * D) * 1e9
 
 
-def sweep_rates(x, cfg, k: int, reps: int) -> dict:
+SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_box_muller", "sequential")
+
+
+def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -> dict:
   """Model-steps/s of the sweep (map and vmap; map also with the Box–Muller sampler) and of the
-  same models one after the other.
+  same models one after the other (the ``runs`` named, of ``SWEEP_RUNS``).
 
   All are timed in interleaved rounds (``median_times``)."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
   box_muller = cfg.replace(noise_sampler="box_muller")
-  runs = {
+  calls = {
       "sweep_map": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="map").params.w1,
       "sweep_vmap": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="vmap").params.w1,
       "sweep_map_box_muller": lambda: dt.train_sweep(x, box_muller, seeds=seeds, sizes=sizes,
@@ -160,8 +166,9 @@ def sweep_rates(x, cfg, k: int, reps: int) -> dict:
       for n in sizes:
         last = dt.train(x, cfg, seed=s, num_samples=n).params
     return jax.block_until_ready(last)
-  runs["sequential"] = sequential
-  return {name: k * cfg.steps / t for name, t in median_times(runs, reps).items()}
+  calls["sequential"] = sequential
+  calls = {name: calls[name] for name in runs}
+  return {name: k * cfg.steps / t for name, t in median_times(calls, reps).items()}
 
 
 def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
@@ -174,14 +181,15 @@ def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool) -> dict:
-  """f_emp at (m, n, d): GFLOP/s (4·m·n·d) against a 2048² GEMM timed in the same rounds, and the
-  torch peer, also interleaved (this host's speed drifts by 2× within a run)."""
+def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool,
+               gemm_size: int = GEMM_SIZE) -> dict:
+  """f_emp at (m, n, d): GFLOP/s (4·m·n·d) against a gemm_size² GEMM timed in the same rounds, and
+  the torch peer, also interleaved (this host's speed drifts by 2× within a run)."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
   y = jnp.asarray(rng.uniform(-1, 1, size=(m, D)).astype(np.float32))
   sigma = 2.0
-  calls = {"gemm": gemm_call(), "femp": lambda: dt.empirical_denoiser(y, x, sigma)}
+  calls = {"gemm": gemm_call(gemm_size), "femp": lambda: dt.empirical_denoiser(y, x, sigma)}
   if with_torch:
     import torch
     xt, yt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y))
@@ -194,7 +202,7 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool)
     calls["torch"] = peer
   times = median_times(calls, reps)
   t = times["femp"]
-  rate = GEMM_FLOPS / times["gemm"] / 1e9
+  rate = 2 * gemm_size ** 3 / times["gemm"] / 1e9
   gflops = 4 * m * n * D / t / 1e9
   chunk = emp.default_chunk_size(m, n, D)
   lowered = emp._posterior_core.lower(y, x, jnp.float32(sigma), None, jnp.zeros(D), chunk=chunk, top_k=0)
@@ -208,6 +216,74 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool)
     out["torch_seconds"] = times["torch"]
     out["speedup_vs_torch"] = out["torch_seconds"] / t
   return out
+
+
+def accelerator_bench(quick: bool) -> dict:
+  """The rows that need a GPU or TPU (issue 3's "≥ 20× at K = 64"), short enough for a lent device's
+  few minutes: one model, sweeps of K = 16 and 64 by vmap against the same models one after the
+  other (and a loop inside one program), f_emp against a large GEMM, and the largest difference
+  between a swept model and the same model trained alone, on this device."""
+  steps = 100 if quick else 500
+  reps = 2 if quick else 3
+  x = bench_data()
+  cfg = training_config(steps)
+  out = {"steps": steps, "reps": reps, "gemm_size": ACCELERATOR_GEMM_SIZE}
+  out["matmul_gflops"] = matmul_rate(reps, ACCELERATOR_GEMM_SIZE)
+  print(f"matmul rate {out['matmul_gflops']:.1f} GFLOP/s", flush=True)
+  out["one_model"] = jax_train_rates(x, cfg, ("threefry_pairs", "box_muller"), reps)
+  print("one model:", out["one_model"], flush=True)
+  out["sweeps"] = {}
+  for k in (16, 64):
+    out["sweeps"][k] = sweep_rates(x, cfg, k, reps, runs=("sweep_vmap", "sweep_map", "sequential"))
+    print(f"sweep K={k}:", out["sweeps"][k], flush=True)
+  seeds, sizes = [0, 1], [x.shape[0] // 2, x.shape[0]]
+  swept = dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="vmap")
+  out["sweep_vs_alone_max_abs_diff"] = max(
+      float(jnp.max(jnp.abs(swept.model(i).w1 - dt.train(x, cfg, seed=int(row["seed"]),
+                                                         num_samples=int(row["num_samples"])).params.w1)))
+      for i, row in enumerate(swept.grid))
+  out["weights_max_abs"] = float(jnp.max(jnp.abs(swept.params.w1)))
+  sizes = (10_000, 60_000) if quick else (10_000, 60_000, 200_000)
+  out["femp"] = [femp_bench(n, 1000, out["matmul_gflops"], reps, False, ACCELERATOR_GEMM_SIZE) for n in sizes]
+  for f in out["femp"]:
+    print("f_emp:", f, flush=True)
+  return out
+
+
+def write_accelerator_markdown(results: dict, path: Path) -> None:
+  """The accelerator table of BENCHMARKS.md (between ``<!-- accelerator table -->`` markers)."""
+  r, info = results["accelerator"], results["device"]
+  lines = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+
+  def row(name, value, base_name, base, target=None):
+    ratio = value / base
+    met = "" if target is None else ("yes" if ratio >= target else "**no**")
+    lines.append(f"| {name} | {value:.4g} | {base_name} {base:.4g} | {ratio:.3f} | "
+                 f"{'' if target is None else f'≥ {target:g}'} | {met} |")
+
+  limit = r["matmul_gflops"] * 1e9 / (10 * B * D * P)
+  for sampler in ("threefry_pairs", "box_muller"):
+    row(f"one model ({sampler}), steps/s", r["one_model"][f"jax_steps_per_s_{sampler}"], "matmul-bound limit", limit)
+  for k, v in r["sweeps"].items():
+    row(f"sweep K={k} (vmap), model-steps/s", v["sweep_vmap"], "one after the other", v["sequential"],
+        20.0 if int(k) == 64 else None)
+    row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "one after the other", v["sequential"])
+  for f in r["femp"]:
+    row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate, same rounds", f["matmul_gflops"],
+        0.9 if f["n"] >= 60000 else None)
+  lines.append(f"| swept vs trained alone, max abs difference of W | {r['sweep_vs_alone_max_abs_diff']:.2g} | "
+               f"max abs W {r['weights_max_abs']:.3g} | | | |")
+  header = (f"Measured {results['date']} on {info['device_kind']} ({info['platform']}, {info['num_devices']} "
+            f"device(s)), JAX {info['jax']}; {r['steps']} steps a model, median of {r['reps']}; matmul rate "
+            f"{r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST precision); d = {D}, "
+            f"p = {P}, batch {B}, σ = {SIGMA}, Adam.")
+  text = path.read_text() if path.exists() else "# Benchmarks\n"
+  block = f"<!-- accelerator table -->\n{header}\n\n" + "\n".join(lines) + "\n<!-- /accelerator table -->"
+  if "<!-- accelerator table -->" in text:
+    text = re.sub(r"<!-- accelerator table -->.*?<!-- /accelerator table -->", lambda _: block, text, flags=re.S)
+  else:
+    text = text.rstrip("\n") + "\n\n## On an accelerator\n\n" + block + "\n"
+  path.write_text(text)
 
 
 def fit_exponent(xs, ts) -> float:
@@ -282,14 +358,28 @@ def write_markdown(results: dict, path: Path) -> None:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions (a smoke run)")
-  parser.add_argument("--out", default=str(HERE / "results.json"))
+  parser.add_argument("--out", help="results file (default benchmarks/results.json, or "
+                                    "benchmarks/results-accelerator.json with --accelerator)")
   parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"))
+  parser.add_argument("--accelerator", action="store_true",
+                      help="only the GPU/TPU rows (a few minutes); writes --out (default "
+                           "benchmarks/results-accelerator.json) and the accelerator table of --markdown")
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
   parser.add_argument("--sweep-reps", type=int, default=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.sweep_only:
     rates = sweep_rates(bench_data(), training_config(SWEEP_STEPS), args.sweep_only, args.sweep_reps)
     print(json.dumps({**rates, "num_devices": jax.device_count()}))
+    return
+  if args.accelerator:
+    if jax.default_backend() == "cpu":
+      print("warning: no accelerator found; the accelerator rows run on the CPU (a smoke run)", flush=True)
+    out = Path(args.out or HERE / "results-accelerator.json")
+    results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick,
+               "accelerator": accelerator_bench(args.quick)}
+    save_json(out, results)
+    write_accelerator_markdown(results, Path(args.markdown))
+    print("wrote", out, "and", args.markdown)
     return
   reps = 2 if args.quick else 5
   steps = 200 if args.quick else 1000
@@ -340,9 +430,10 @@ def main():
       "femp_exponent": fit_exponent([f["n"] for f in results["femp"]], [f["seconds"] for f in results["femp"]]),
       "sweep_exponent": fit_exponent(ks, [k * sweep_cfg.steps / results["sweeps"][k]["sweep_map"] for k in ks]),
   }
-  save_json(args.out, results)
+  out = Path(args.out or HERE / "results.json")
+  save_json(out, results)
   write_markdown(results, Path(args.markdown))
-  print("wrote", args.out, "and", args.markdown)
+  print("wrote", out, "and", args.markdown)
 
 
 if __name__ == "__main__":
