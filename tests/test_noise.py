@@ -99,3 +99,21 @@ def test_box_muller_matches_a_float64_reference_from_the_same_words():
   # float32 log, sqrt and the sin/cos polynomials: a few ulp of |z| (≤ 5.65).
   np.testing.assert_allclose(z, reference, rtol=0, atol=2e-6)
   assert np.max(np.abs(z)) <= np.sqrt(46 * np.log(2)) + 1e-5
+
+
+def test_standard_normal_is_erfinv_of_the_words_of_counter_row_and_column_pair():
+  # Column 2j holds word 1 and column 2j + 1 word 2 of Threefry(key, (row, j)), mapped as JAX maps
+  # bits to normals (uniform on (−1, 1) from the top 23 bits, then √2·erfinv); odd width.
+  key = jax.random.key(6)
+  rows, cols = 40, 9
+  z = np.asarray(standard_normal(key, (rows, cols)))
+  data = np.asarray(jax.random.key_data(key))
+  row, pair = np.meshgrid(np.arange(rows, dtype=np.uint32), np.arange((cols + 1) // 2, dtype=np.uint32),
+                          indexing="ij")
+  w1, w2 = (np.asarray(w) for w in threefry2x32_p.bind(*(jnp.uint32(v) for v in data), row, pair))
+  bits = np.stack([w1, w2], axis=-1).reshape(rows, -1)[:, :cols]
+  lo = np.nextafter(np.float32(-1.0), np.float32(0.0))
+  unit = ((bits >> 9) | np.uint32(0x3F800000)).view(np.float32) - np.float32(1.0)
+  u = np.maximum(lo, unit * (np.float32(1.0) - lo) + lo)
+  reference = np.sqrt(2.0) * np.asarray(jax.lax.erf_inv(jnp.asarray(u)))
+  np.testing.assert_allclose(z, reference, rtol=4e-7, atol=1e-7)
