@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dae_theory as dt
-from dae_theory._src.train import lr_factor
+from dae_theory._src.train import ModelSpec, _train_program, compiler_options, lr_factor, static_part
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,23 @@ def test_noise_samplers_train_alike_with_different_draws(data):
   for s, loss in losses.items():  # the same law of noise: the same loss up to sampling noise
     assert abs(loss / reference - 1) < 0.02, losses  # measured ≤ 0.4 %; σ 5 % too large gives 4.7 %
   assert not np.allclose(runs["box_muller"].params.w1, runs["threefry_pairs"].params.w1)
+
+
+def test_wide_vectors_for_box_muller_on_cpu_change_speed_not_numbers(data):
+  cfg = dt.TrainConfig(width=6, steps=400, log_every=100, batch_size=64, learning_rate=3e-3, lam=1e-3,
+                       noise_sampler="box_muller")
+  options = compiler_options(cfg, "cpu")
+  assert options == {"xla_cpu_prefer_vector_width": 512}
+  assert compiler_options(cfg, "gpu") is None and compiler_options(cfg.replace(noise_sampler="threefry_pairs"), "cpu") is None
+  spec = ModelSpec(jnp.uint32(5), jnp.int32(data.shape[0]), jnp.float32(cfg.sigma), jnp.float32(cfg.lam),
+                   jnp.float32(cfg.learning_rate), jnp.int32(cfg.width))
+  x = jnp.asarray(data, jnp.float32)
+  wide = _train_program(tuple(options.items()))(spec, x, cfg=static_part(cfg), width_max=cfg.width)
+  default = _train_program(())(spec, x, cfg=static_part(cfg), width_max=cfg.width)
+  np.testing.assert_allclose(wide.params.w1, default.params.w1, rtol=0, atol=1e-6)  # bit for bit here
+  np.testing.assert_allclose(wide.loss_history, default.loss_history, rtol=1e-6)
+  if jax.default_backend() == "cpu":  # train() takes the wide program
+    np.testing.assert_array_equal(dt.train(data, cfg, seed=5).params.w1, wide.params.w1)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -27,7 +27,7 @@ from dae_theory._src import checks
 from dae_theory._src.model import DAEParams
 from dae_theory._src.results_io import load_json, load_npz, save_json, save_npz
 from dae_theory._src.train import (ModelSpec, TrainConfig, TrainOutput, _train_one, check_batch, check_training_data,
-                                   static_part)
+                                   compiler_options, static_part)
 
 GRID_AXES = ("seeds", "sizes", "sigmas", "lams", "learning_rates", "widths")
 _SPEC_FIELDS = dict(seeds="seed", sizes="num_samples", sigmas="sigma", lams="lam", learning_rates="learning_rate",
@@ -128,7 +128,8 @@ def _sweep_program(static_cfg: TrainConfig, width_max: int, mesh: Mesh, vectoriz
     return jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec("models"), PartitionSpec()),
                          out_specs=PartitionSpec("models"))(specs, x)
 
-  return jax.jit(program, in_shardings=(model_sharding, replicated), out_shardings=model_sharding)
+  return jax.jit(program, in_shardings=(model_sharding, replicated), out_shardings=model_sharding,
+                 compiler_options=compiler_options(static_cfg, mesh.devices.flat[0].platform))
 
 
 _PROGRAMS: dict = {}

@@ -8,6 +8,7 @@ batch (full, or indices uniform with replacement as in the authors' code) and fr
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -64,9 +65,10 @@ class TrainConfig:
     snapshot_steps: steps (multiples of log_every, 0 allowed) at which the weights are saved.
     noise_sampler: "threefry_pairs" (``noise.standard_normal``: both words of each Threefry
       hash through √2·erfinv), "box_muller" (``noise.standard_normal_box_muller``: the two words
-      of a hash → one Box–Muller pair; about 1.1× the training steps/s on a 2-core CPU) or
-      "jax_normal" (``jax.random.normal``). All are exact float32 N(0, 1) from the same
-      Threefry-2x32 keys; they give different draws (BENCHMARKS.md compares their speed).
+      of a hash → one Box–Muller pair; compiled with 512-bit vectors on CPU (``compiler_options``),
+      about 1.3× the training steps/s on a 2-core CPU) or "jax_normal" (``jax.random.normal``).
+      All are exact float32 N(0, 1) from the same Threefry-2x32 keys; they give different draws
+      (BENCHMARKS.md compares their speed).
   """
 
   width: int = 100
@@ -359,7 +361,21 @@ def check_batch(cfg: TrainConfig, num_samples: int) -> None:
                      f"when sampling='without_replacement'")
 
 
-_train_one_jit = jax.jit(_train_one, static_argnames=("cfg", "width_max"))
+def compiler_options(cfg: TrainConfig, platform: str) -> dict | None:
+  """XLA options for compiling a training program of ``cfg`` on ``platform`` (None: the defaults).
+
+  On CPU the Box–Muller sampler's fused noise loop runs 1.45× faster with 512-bit vectors, where
+  the CPU has them (AVX-512; elsewhere the hint is moot): 1.16× the training steps/s on a 2-core
+  Xeon, the same bits. The erfinv sampler gains nothing (0.97×), so it keeps the default width.
+  """
+  if platform == "cpu" and cfg.noise_sampler == "box_muller":
+    return {"xla_cpu_prefer_vector_width": 512}
+  return None
+
+
+@functools.cache
+def _train_program(options: tuple[tuple[str, object], ...]):
+  return jax.jit(_train_one, static_argnames=("cfg", "width_max"), compiler_options=dict(options) or None)
 
 
 def train(x, config: TrainConfig, seed: int = 0, *, num_samples: int | None = None) -> TrainResult:
@@ -384,7 +400,8 @@ def train(x, config: TrainConfig, seed: int = 0, *, num_samples: int | None = No
   seed = checks.check_int("seed", seed, minimum=0)
   spec = ModelSpec(jnp.uint32(seed), jnp.int32(n), jnp.float32(config.sigma), jnp.float32(config.lam),
                    jnp.float32(config.learning_rate), jnp.int32(config.width))
-  out = _train_one_jit(spec, x, cfg=static_part(config), width_max=config.width)
+  options = compiler_options(config, jax.default_backend()) or {}
+  out = _train_program(tuple(sorted(options.items())))(spec, x, cfg=static_part(config), width_max=config.width)
   log_steps = config.log_every * np.arange(1, config.steps // config.log_every + 1)
   return TrainResult(out.params, np.asarray(out.loss_history), log_steps, out.snapshots, config.snapshot_steps,
                      config, seed, n)
