@@ -24,7 +24,7 @@ import numpy as np
 import dae_theory as dt
 from dae_theory._src import empirical as emp
 from dae_theory._src.results_io import save_json
-from dae_theory._src.train import NOISE_SAMPLERS
+from dae_theory._src.train import NOISE_SAMPLERS, compiler_options
 
 HERE = Path(__file__).resolve().parent
 D, P, B, SIGMA = 784, 100, 256, 0.2
@@ -85,8 +85,9 @@ def torch_available() -> bool:
     return False
 
 
-def torch_train_steps_per_s(x: np.ndarray, steps: int, reps: int) -> float:
-  """The authors' notebook loop: nn.Linear without bias, tied decoder, Adam(weight_decay)."""
+def torch_train_call(x: np.ndarray, steps: int):
+  """The authors' notebook loop (nn.Linear without bias, tied decoder, Adam(weight_decay), a fresh
+  minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``."""
   import torch
   from torch import nn
 
@@ -106,8 +107,8 @@ def torch_train_steps_per_s(x: np.ndarray, steps: int, reps: int) -> float:
   opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
   loss_fn = nn.MSELoss()
 
-  def run(n_steps):
-    for _ in range(n_steps):
+  def run():
+    for _ in range(steps):
       idx = torch.randint(0, data.shape[0], (B,))
       xb = data[idx]
       y = xb + SIGMA * torch.randn_like(xb)
@@ -116,20 +117,16 @@ def torch_train_steps_per_s(x: np.ndarray, steps: int, reps: int) -> float:
       loss.backward()
       opt.step()
     return loss.item()
-
-  run(50)
-  times = []
-  for _ in range(reps):
-    t = time.perf_counter()
-    run(steps)
-    times.append(time.perf_counter() - t)
-  return steps / float(np.median(times))
+  return run
 
 
-def jax_train_rates(x, cfg, samplers, reps) -> dict:
-  """Steps/s of one model with each noise sampler, timed in interleaved rounds (``median_times``)."""
-  calls = {s: (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
-  return {f"jax_steps_per_s_{s}": cfg.steps / t for s, t in median_times(calls, reps).items()}
+def jax_train_rates(x, cfg, samplers, reps, with_torch: bool = False) -> dict:
+  """Steps/s of one model with each noise sampler (and of the PyTorch loop), timed in interleaved
+  rounds (``median_times``): the host's drifts hit JAX and PyTorch alike."""
+  calls = {f"jax_steps_per_s_{s}": (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
+  if with_torch:
+    calls["torch_steps_per_s"] = torch_train_call(x, cfg.steps)
+  return {name: cfg.steps / t for name, t in median_times(calls, reps).items()}
 
 
 def noise_ns_per_normal(sampler: str, reps: int) -> float:
@@ -137,18 +134,20 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
   (the sum costs about 0.3 ns per value, alike for every sampler)."""
   steps = 200
   draw = NOISE_SAMPLERS[sampler]
+  options = compiler_options(dt.TrainConfig(noise_sampler=sampler), jax.default_backend())  # as in training
   f = jax.jit(lambda k: jax.lax.scan(lambda c, i: (c + jnp.sum(draw(jax.random.fold_in(k, i), (B, D))), None), 0.0,
-                                     jnp.arange(steps))[0])
+                                     jnp.arange(steps))[0], compiler_options=options)
   key = jax.random.key(0)
   return median_times({sampler: lambda: f(key)}, reps)[sampler] / (steps * B * D) * 1e9
 
 
-SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_box_muller", "sequential")
+SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_box_muller", "sequential", "torch")
 
 
 def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -> dict:
-  """Model-steps/s of the sweep (map and vmap; map also with the Box–Muller sampler) and of the
-  same models one after the other (the ``runs`` named, of ``SWEEP_RUNS``).
+  """Model-steps/s of the sweep (map and vmap; map also with the Box–Muller sampler), of the same
+  models one after the other, and of the PyTorch loop ("torch": one model, which is its rate one
+  after the other), the ``runs`` named, of ``SWEEP_RUNS`` ("torch" only where torch is installed).
 
   All are timed in interleaved rounds (``median_times``)."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
@@ -167,8 +166,12 @@ def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -
         last = dt.train(x, cfg, seed=s, num_samples=n).params
     return jax.block_until_ready(last)
   calls["sequential"] = sequential
-  calls = {name: calls[name] for name in runs}
-  return {name: k * cfg.steps / t for name, t in median_times(calls, reps).items()}
+  torch_steps = 4 * cfg.steps  # its rate per model-step; K models would only take K/4 times longer
+  if "torch" in runs and torch_available():
+    calls["torch"] = torch_train_call(x, torch_steps)
+  calls = {name: calls[name] for name in runs if name in calls}
+  return {name: (torch_steps if name == "torch" else k * cfg.steps) / t
+          for name, t in median_times(calls, reps).items()}
 
 
 def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
@@ -311,27 +314,31 @@ def write_markdown(results: dict, path: Path) -> None:
     rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler}), steps/s"
     row(name, rate, "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
     if one.get("torch_steps_per_s"):
-      row(name, rate, "PyTorch (authors' loop)", one["torch_steps_per_s"], 2.0)
+      row(name, rate, "PyTorch (authors' loop), same rounds", one["torch_steps_per_s"], 2.0)
   row("one model (threefry_pairs), steps/s", one["jax_steps_per_s_threefry_pairs"], "jax.random.normal noise",
       one["jax_steps_per_s_jax_normal"], 1.0)
   for sampler in ("threefry_pairs", "box_muller"):
     row(f"noise ({sampler}), normals/ns", 1 / one[f"noise_ns_{sampler}"], "jax.random.normal",
         1 / one["noise_ns_jax_normal"], 1.0)
+
+  def torch_rows(name, v):
+    """The sweep against the PyTorch loop timed in the same rounds (older results: the one-model run)."""
+    torch_rate = v.get("torch", one.get("torch_steps_per_s"))
+    if torch_rate:
+      label = "PyTorch one after the other" + (", same rounds" if "torch" in v else "")
+      row(name, v["sweep_map"], label, torch_rate, 2.0)
+      if "sweep_map_box_muller" in v:
+        row(name.replace("(map", "(map, box_muller"), v["sweep_map_box_muller"], label, torch_rate, 2.0)
+
   for k, v in sw.items():
     row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "one after the other", v["sequential"], 1.0)
     row(f"sweep K={k} (vmap), model-steps/s", v["sweep_vmap"], "one after the other", v["sequential"], 1.0)
-    if one.get("torch_steps_per_s"):
-      row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "PyTorch one after the other",
-          one["torch_steps_per_s"], 2.0)
+    torch_rows(f"sweep K={k} (map), model-steps/s", v)
   for k, v in r.get("sweeps_host_devices", {}).items():
     name = f"sweep K={k} (map, {v['num_devices']} host devices), model-steps/s"
     row(name, v["sweep_map"], "one after the other (same process)", v["sequential"], 1.0)
     row(name, v["sweep_map"], "one after the other, 1 device", sw[k]["sequential"], 1.0)
-    if one.get("torch_steps_per_s"):
-      row(name, v["sweep_map"], "PyTorch one after the other", one["torch_steps_per_s"], 2.0)
-      if "sweep_map_box_muller" in v:
-        row(name.replace("(map,", "(map, box_muller,"), v["sweep_map_box_muller"], "PyTorch one after the other",
-            one["torch_steps_per_s"], 2.0)
+    torch_rows(name, v)
   for f in fe:
     row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate, same rounds", f.get("matmul_gflops", r["matmul_gflops"]),
         0.9 if f["n"] >= 60000 else 0.0)
@@ -392,13 +399,11 @@ def main():
   rate_samples = [matmul_rate(reps)]
   print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
-  one = jax_train_rates(x, training_config(steps), NOISE_SAMPLERS, reps)
+  one = jax_train_rates(x, training_config(steps), NOISE_SAMPLERS, reps, with_torch)
   for sampler in NOISE_SAMPLERS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
   one["noise_fraction_of_step"] = (one["noise_ns_threefry_pairs"] * 1e-9 * B * D
                                    * one["jax_steps_per_s_threefry_pairs"])
-  if with_torch:
-    one["torch_steps_per_s"] = torch_train_steps_per_s(x, steps, reps)
   results["one_model"] = one
   print("one model:", json.dumps(one, indent=1), flush=True)
 
