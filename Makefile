@@ -54,7 +54,7 @@ bench: install
 	$(PY) -m pip install --quiet -e '.[test,data,bench]'
 	$(PY) benchmarks/bench.py
 
-# The GPU/TPU rows only (a few minutes): benchmarks/results-accelerator.json and the accelerator table of
+# The GPU/TPU rows only (sized for minutes; not yet timed on an accelerator): benchmarks/results-accelerator.json and the accelerator table of
 # BENCHMARKS.md. Needs JAX for the chip in .venv (e.g. .venv/bin/pip install -U "jax[cuda13]").
 bench-accelerator: install
 	$(PY) benchmarks/bench.py --accelerator

@@ -60,7 +60,6 @@ def median_times(calls: dict, reps: int) -> dict:
 
 
 GEMM_SIZE = 2048
-GEMM_FLOPS = 2 * GEMM_SIZE ** 3
 ACCELERATOR_GEMM_SIZE = 8192  # a 2048² GEMM leaves a GPU half idle
 
 
@@ -222,7 +221,7 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool,
 
 
 def accelerator_bench(quick: bool) -> dict:
-  """The rows that need a GPU or TPU (issue 3's "≥ 20× at K = 64"), short enough for a lent device's
+  """The rows that need a GPU or TPU (issue 3's "≥ 20× at K = 64"), sized for a lent device's
   few minutes: one model, sweeps of K = 16 and 64 by vmap against the same models one after the
   other (and a loop inside one program), f_emp against a large GEMM, and the largest difference
   between a swept model and the same model trained alone, on this device."""
@@ -253,16 +252,36 @@ def accelerator_bench(quick: bool) -> dict:
   return out
 
 
+TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+
+
+def table_row(name, value, base_name, base, target=None, unit="") -> str:
+  """One row of a results table: value, baseline, their ratio and (if given) the target ratio."""
+  ratio = value / base
+  met = "" if target is None else ("yes" if ratio >= target else "**no**")
+  return (f"| {name} | {value:.4g}{unit} | {base_name} {base:.4g}{unit} | {ratio:.3f} | "
+          f"{'' if target is None else f'≥ {target:g}'} | {met} |")
+
+
+def write_block(path: Path, marker: str, body: str, heading: str) -> None:
+  """Replaces the text between ``<!-- marker -->`` and ``<!-- /marker -->`` in path (appends the
+  block under ``heading`` when the markers are missing)."""
+  text = path.read_text() if path.exists() else "# Benchmarks\n"
+  block = f"<!-- {marker} -->\n{body}\n<!-- /{marker} -->"
+  if f"<!-- {marker} -->" in text:
+    text = re.sub(f"<!-- {marker} -->.*?<!-- /{marker} -->", lambda _: block, text, flags=re.S)
+  else:
+    text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+  path.write_text(text)
+
+
 def write_accelerator_markdown(results: dict, path: Path) -> None:
   """The accelerator table of BENCHMARKS.md (between ``<!-- accelerator table -->`` markers)."""
   r, info = results["accelerator"], results["device"]
-  lines = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+  lines = list(TABLE_HEAD)
 
-  def row(name, value, base_name, base, target=None):
-    ratio = value / base
-    met = "" if target is None else ("yes" if ratio >= target else "**no**")
-    lines.append(f"| {name} | {value:.4g} | {base_name} {base:.4g} | {ratio:.3f} | "
-                 f"{'' if target is None else f'≥ {target:g}'} | {met} |")
+  def row(*args, **kwargs):
+    lines.append(table_row(*args, **kwargs))
 
   limit = r["matmul_gflops"] * 1e9 / (10 * B * D * P)
   for sampler in ("threefry_pairs", "box_muller"):
@@ -280,13 +299,7 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
             f"device(s)), JAX {info['jax']}; {r['steps']} steps a model, median of {r['reps']}; matmul rate "
             f"{r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST precision); d = {D}, "
             f"p = {P}, batch {B}, σ = {SIGMA}, Adam.")
-  text = path.read_text() if path.exists() else "# Benchmarks\n"
-  block = f"<!-- accelerator table -->\n{header}\n\n" + "\n".join(lines) + "\n<!-- /accelerator table -->"
-  if "<!-- accelerator table -->" in text:
-    text = re.sub(r"<!-- accelerator table -->.*?<!-- /accelerator table -->", lambda _: block, text, flags=re.S)
-  else:
-    text = text.rstrip("\n") + "\n\n## On an accelerator\n\n" + block + "\n"
-  path.write_text(text)
+  write_block(path, "accelerator table", f"{header}\n\n" + "\n".join(lines), "## On an accelerator")
 
 
 def fit_exponent(xs, ts) -> float:
@@ -303,12 +316,10 @@ def device_info() -> dict:
 def write_markdown(results: dict, path: Path) -> None:
   r = results
   one, sw, fe = r["one_model"], r["sweeps"], r["femp"]
-  lines = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+  lines = list(TABLE_HEAD)
 
-  def row(name, value, base_name, base, target, unit=""):
-    ratio = value / base
-    met = "yes" if ratio >= target else "**no**"
-    lines.append(f"| {name} | {value:.4g}{unit} | {base_name} {base:.4g}{unit} | {ratio:.3f} | ≥ {target:g} | {met} |")
+  def row(*args, **kwargs):
+    lines.append(table_row(*args, **kwargs))
 
   for sampler in ("threefry_pairs", "box_muller"):
     rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler}), steps/s"
@@ -341,7 +352,7 @@ def write_markdown(results: dict, path: Path) -> None:
     torch_rows(name, v)
   for f in fe:
     row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate, same rounds", f.get("matmul_gflops", r["matmul_gflops"]),
-        0.9 if f["n"] >= 60000 else 0.0)
+        0.9 if f["n"] >= 60000 else None)
     if "torch_seconds" in f:
       row(f"f_emp n={f['n']}, 1/s", 1 / f["seconds"], "torch.cdist+softmax", 1 / f["torch_seconds"], 1.5)
   for f in fe:
@@ -356,10 +367,7 @@ def write_markdown(results: dict, path: Path) -> None:
             f"{info['machine']}), JAX {info['jax']}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s (fastest of "
             f"{', '.join(f'{g:.0f}' for g in r.get('matmul_gflops_samples', [r['matmul_gflops']]))}); "
             f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam.")
-  text = path.read_text() if path.exists() else "# Benchmarks\n\n<!-- table -->\n<!-- /table -->\n"
-  block = f"<!-- table -->\n{header}\n\n{table}\n<!-- /table -->"
-  text = re.sub(r"<!-- table -->.*?<!-- /table -->", lambda _: block, text, flags=re.S)
-  path.write_text(text)
+  write_block(path, "table", f"{header}\n\n{table}", "## Results")
 
 
 def main():
@@ -369,7 +377,7 @@ def main():
                                     "benchmarks/results-accelerator.json with --accelerator)")
   parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"))
   parser.add_argument("--accelerator", action="store_true",
-                      help="only the GPU/TPU rows (a few minutes); writes --out (default "
+                      help="only the GPU/TPU rows (sized for minutes); writes --out (default "
                            "benchmarks/results-accelerator.json) and the accelerator table of --markdown")
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
   parser.add_argument("--sweep-reps", type=int, default=2, help=argparse.SUPPRESS)

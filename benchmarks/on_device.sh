@@ -3,7 +3,8 @@
 # (no venv: `python3` there; the package runs from this checkout). Usage, from the repo root:
 #   OUT=/some/folder benchmarks/on_device.sh      # writes results-accelerator.json, BENCHMARKS.md, logs
 #   BENCH_ARGS=--quick for a smoke run (on CPU too), TEST_TIMEOUT=seconds for the tests (240)
-# Takes about 3-5 minutes; the tests are capped so that the whole stays within the device's budget.
+# Not yet timed on an accelerator (on a 2-core CPU, BENCH_ARGS=--quick took 5 min and the tests 2 more);
+# the tests are capped so that the whole stays within a lent device's budget.
 set -uo pipefail
 OUT=${OUT:?set OUT to a folder for the results}
 PY=${PY:-python3}
