@@ -84,9 +84,15 @@ def torch_available() -> bool:
     return False
 
 
-def torch_train_call(x: np.ndarray, steps: int):
+def torch_train_call(x: np.ndarray, steps: int, tied_gradient: str = "per_side"):
   """The authors' notebook loop (nn.Linear without bias, tied decoder, Adam(weight_decay), a fresh
-  minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``."""
+  minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``.
+
+  tied_gradient: "per_side" (the notebook's mechanics, SPEC §2.2: an encoder and a decoder
+  ``nn.Linear`` whose two Parameters share one storage, each with its own gradient, Adam state and
+  decay; what the ``generalizing`` preset trains) or "joint" (one Parameter used on both sides).
+  Adam runs with ``foreach=True``, the order of arithmetic of the JAX loop.
+  """
   import torch
   from torch import nn
 
@@ -98,12 +104,19 @@ def torch_train_call(x: np.ndarray, steps: int):
     def __init__(self):
       super().__init__()
       self.encoder = nn.Linear(D, P, bias=False)
+      if tied_gradient == "per_side":
+        self.decoder = nn.Linear(P, D, bias=False)
+        self.decoder.weight = nn.Parameter(self.encoder.weight.t())  # W = Eᵀ, the same storage
+        assert self.decoder.weight.data_ptr() == self.encoder.weight.data_ptr()
 
     def forward(self, y):
-      return torch.relu(self.encoder(y)) @ self.encoder.weight  # tied decoder W = Eᵀ
+      h = torch.relu(self.encoder(y))
+      return self.decoder(h) if tied_gradient == "per_side" else h @ self.encoder.weight
 
   model = DAE()
-  opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
+  # foreach: the arithmetic of the JAX loop (torch_mechanics_difference) and, here, 1.03× the speed
+  # of PyTorch's per-parameter loop, its CPU default.
+  opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4, foreach=True)
   loss_fn = nn.MSELoss()
 
   def run():
@@ -119,12 +132,52 @@ def torch_train_call(x: np.ndarray, steps: int):
   return run
 
 
+def torch_mechanics_difference(steps: int = 5) -> float:
+  """Largest |ΔW| between PyTorch's per-side tied Adam (two Parameters on one storage, foreach)
+  and the ``generalizing`` preset's per-side update, in float64 from the same W, batches and noise:
+  the check that the PyTorch baseline does the same arithmetic as the JAX loop it is timed against."""
+  import torch
+  from torch import nn
+  from dae_theory._src import train as tr
+
+  d, p, b, lr, wd = 30, 8, 16, 1e-2, 1e-2
+  rng = np.random.default_rng(0)
+  xs, noise = rng.uniform(-1, 1, (steps, b, d)), rng.standard_normal((steps, b, d))
+  torch.manual_seed(0)
+  enc, dec = nn.Linear(d, p, bias=False).double(), nn.Linear(p, d, bias=False).double()
+  dec.weight = nn.Parameter(enc.weight.t())
+  w = enc.weight.detach().numpy().T.copy()
+  opt = torch.optim.Adam([enc.weight, dec.weight], lr=lr, weight_decay=wd, foreach=True)
+  for t in range(steps):
+    xb = torch.from_numpy(xs[t])
+    loss = nn.MSELoss()(dec(torch.relu(enc(xb + SIGMA * torch.from_numpy(noise[t])))), xb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+  with jax.enable_x64(True):
+    cfg = dt.preset("generalizing", learning_rate=lr, weight_decay=wd)
+    optimizer, view = tr.make_optimizer(cfg), (lambda q: dt.DAEParams(q.w1, q.w1))
+    params = dt.DAEParams(jnp.asarray(w, jnp.float64))
+    state = optimizer.init(view(params))
+    for t in range(steps):
+      term = lambda q: tr._data_term(q, jnp.asarray(xs[t]), jnp.asarray(noise[t])[None], None, SIGMA, True)
+      updates, state = optimizer.update(jax.grad(term)(view(params)), state, view(params))
+      params = dt.DAEParams(params.w1 - lr * (updates.w1 + updates.w2))
+    return float(np.max(np.abs(np.asarray(params.w1) - enc.weight.detach().numpy().T)))
+
+
 def jax_train_rates(x, cfg, samplers, reps, with_torch: bool = False) -> dict:
-  """Steps/s of one model with each noise sampler (and of the PyTorch loop), timed in interleaved
-  rounds (``median_times``): the host's drifts hit JAX and PyTorch alike."""
+  """Steps/s of one model with each noise sampler and, with ``with_torch``, of the PyTorch loop
+  with the same tied mechanics as ``cfg`` (per side), and of both with one optimiser state for the
+  tied W ("_joint"; JAX with the threefry_pairs and box_muller samplers). Timed in interleaved rounds
+  (``median_times``): the host's drifts hit JAX and PyTorch alike."""
   calls = {f"jax_steps_per_s_{s}": (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
   if with_torch:
-    calls["torch_steps_per_s"] = torch_train_call(x, cfg.steps)
+    calls["torch_steps_per_s"] = torch_train_call(x, cfg.steps, cfg.tied_gradient)
+    for s in (s for s in ("threefry_pairs", "box_muller") if s in samplers):
+      joint = cfg.replace(noise_sampler=s, tied_gradient="joint")
+      calls[f"jax_steps_per_s_{s}_joint"] = lambda c=joint: dt.train(x, c).params
+    calls["torch_steps_per_s_joint"] = torch_train_call(x, cfg.steps, "joint")
   return {name: cfg.steps / t for name, t in median_times(calls, reps).items()}
 
 
@@ -167,7 +220,7 @@ def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -
   calls["sequential"] = sequential
   torch_steps = 4 * cfg.steps  # its rate per model-step; K models would only take K/4 times longer
   if "torch" in runs and torch_available():
-    calls["torch"] = torch_train_call(x, torch_steps)
+    calls["torch"] = torch_train_call(x, torch_steps, cfg.tied_gradient)
   calls = {name: calls[name] for name in runs if name in calls}
   return {name: (torch_steps if name == "torch" else k * cfg.steps) / t
           for name, t in median_times(calls, reps).items()}
@@ -252,6 +305,7 @@ def accelerator_bench(quick: bool) -> dict:
   return out
 
 
+TORCH_MECHANICS = {"per_side": ": two tied Parameters, as the notebook"}
 TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
 
 
@@ -325,7 +379,12 @@ def write_markdown(results: dict, path: Path) -> None:
     rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler}), steps/s"
     row(name, rate, "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
     if one.get("torch_steps_per_s"):
-      row(name, rate, "PyTorch (authors' loop), same rounds", one["torch_steps_per_s"], 2.0)
+      row(name, rate, f"PyTorch (authors' loop{TORCH_MECHANICS.get(one.get('tied_gradient'), '')}), same rounds",
+          one["torch_steps_per_s"], 2.0)
+  for sampler in ("threefry_pairs", "box_muller"):
+    if f"jax_steps_per_s_{sampler}_joint" in one:
+      row(f"one model ({sampler}, one state for the tied W), steps/s", one[f"jax_steps_per_s_{sampler}_joint"],
+          "PyTorch, one tied Parameter, same rounds", one["torch_steps_per_s_joint"], 2.0)
   row("one model (threefry_pairs), steps/s", one["jax_steps_per_s_threefry_pairs"], "jax.random.normal noise",
       one["jax_steps_per_s_jax_normal"], 1.0)
   for sampler in ("threefry_pairs", "box_muller"):
@@ -367,6 +426,9 @@ def write_markdown(results: dict, path: Path) -> None:
             f"{info['machine']}), JAX {info['jax']}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s (fastest of "
             f"{', '.join(f'{g:.0f}' for g in r.get('matmul_gflops_samples', [r['matmul_gflops']]))}); "
             f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam.")
+  if "torch_mechanics_max_abs_diff" in one:
+    header += (f" The PyTorch loop does the JAX loop's arithmetic: from the same W, batches and noise, 5 "
+               f"per-side Adam steps in float64 agree to max |ΔW| = {one['torch_mechanics_max_abs_diff']:.1e}.")
   write_block(path, "table", f"{header}\n\n{table}", "## Results")
 
 
@@ -408,6 +470,9 @@ def main():
   print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
   one = jax_train_rates(x, training_config(steps), NOISE_SAMPLERS, reps, with_torch)
+  one["tied_gradient"] = training_config(steps).tied_gradient
+  if with_torch:
+    one["torch_mechanics_max_abs_diff"] = torch_mechanics_difference()
   for sampler in NOISE_SAMPLERS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
   one["noise_fraction_of_step"] = (one["noise_ns_threefry_pairs"] * 1e-9 * B * D

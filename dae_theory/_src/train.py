@@ -43,7 +43,10 @@ class TrainConfig:
     tied: W2 = W1 (the paper's and the authors' model).
     tied_gradient: "joint" (one gradient and one optimiser state for the shared W) or "per_side"
       (PyTorch's tied mechanics: encoder- and decoder-side gradients, each with its own optimiser
-      state and its own coupled decay, both applied to the shared W).
+      state and its own coupled decay, both applied to the shared W). Equal (to 1e-16 in float64,
+      Adam and RMSprop) to PyTorch's optimisers with ``foreach=True``, its default on GPU; its
+      per-parameter loop, the default on CPU, decays the decoder side with W already updated by
+      the encoder side (its decay term differs by wd times the encoder side's step).
     init_scale: half-width of the uniform init (default 1/√d).
   Optimiser:
     optimizer: "adam", "adamw", "rmsprop" or "sgd" (PyTorch defaults: Adam β=(0.9, 0.999),
