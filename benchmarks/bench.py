@@ -84,47 +84,46 @@ def torch_available() -> bool:
     return False
 
 
-def torch_train_call(x: np.ndarray, steps: int, tied_gradient: str = "per_side"):
-  """The authors' notebook loop (nn.Linear without bias, tied decoder, Adam(weight_decay), a fresh
-  minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``.
+def torch_tied_dae(d: int, p: int, tied_gradient: str, dtype=None):
+  """The authors' tied ReLU-DAE in PyTorch: (forward, Parameters to optimise).
 
   tied_gradient: "per_side" (the notebook's mechanics, SPEC §2.2: an encoder and a decoder
-  ``nn.Linear`` whose two Parameters share one storage, each with its own gradient, Adam state and
-  decay; what the ``generalizing`` preset trains) or "joint" (one Parameter used on both sides).
-  Adam runs with ``foreach=True``, the order of arithmetic of the JAX loop.
+  ``nn.Linear`` whose two Parameters share one storage, each with its own gradient, optimiser state
+  and decay; what the ``generalizing`` and ``memorizing`` presets train) or "joint" (the encoder's
+  Parameter used on both sides).
   """
   import torch
   from torch import nn
 
+  encoder = nn.Linear(d, p, bias=False).to(dtype or torch.get_default_dtype())
+  if tied_gradient == "joint":
+    return (lambda y: torch.relu(encoder(y)) @ encoder.weight), [encoder.weight]
+  decoder = nn.Linear(p, d, bias=False)
+  decoder.weight = nn.Parameter(encoder.weight.t())  # W = Eᵀ, the same storage
+  assert decoder.weight.data_ptr() == encoder.weight.data_ptr()
+  return (lambda y: decoder(torch.relu(encoder(y)))), [encoder.weight, decoder.weight]
+
+
+def torch_train_call(x: np.ndarray, steps: int, tied_gradient: str = "per_side"):
+  """The authors' notebook loop (``torch_tied_dae``, Adam(weight_decay), pixel-mean MSE, a fresh
+  minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``.
+  Adam runs with ``foreach=True``: the arithmetic of the JAX loop (``torch_mechanics_differences``)
+  and, here, 1.03× the speed of PyTorch's per-parameter loop, its CPU default."""
+  import torch
+
   torch.manual_seed(1)
   torch.set_num_threads(os.cpu_count() or 1)
   data = torch.from_numpy(x)
-
-  class DAE(nn.Module):
-    def __init__(self):
-      super().__init__()
-      self.encoder = nn.Linear(D, P, bias=False)
-      if tied_gradient == "per_side":
-        self.decoder = nn.Linear(P, D, bias=False)
-        self.decoder.weight = nn.Parameter(self.encoder.weight.t())  # W = Eᵀ, the same storage
-        assert self.decoder.weight.data_ptr() == self.encoder.weight.data_ptr()
-
-    def forward(self, y):
-      h = torch.relu(self.encoder(y))
-      return self.decoder(h) if tied_gradient == "per_side" else h @ self.encoder.weight
-
-  model = DAE()
-  # foreach: the arithmetic of the JAX loop (torch_mechanics_differences) and, here, 1.03× the speed
-  # of PyTorch's per-parameter loop, its CPU default.
-  opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4, foreach=True)
-  loss_fn = nn.MSELoss()
+  forward, parameters = torch_tied_dae(D, P, tied_gradient)
+  opt = torch.optim.Adam(parameters, lr=1e-4, weight_decay=1e-4, foreach=True)
+  loss_fn = torch.nn.MSELoss()
 
   def run():
     for _ in range(steps):
       idx = torch.randint(0, data.shape[0], (B,))
       xb = data[idx]
       y = xb + SIGMA * torch.randn_like(xb)
-      loss = loss_fn(model(y), xb)
+      loss = loss_fn(forward(y), xb)
       opt.zero_grad()
       loss.backward()
       opt.step()
@@ -133,12 +132,12 @@ def torch_train_call(x: np.ndarray, steps: int, tied_gradient: str = "per_side")
 
 
 def torch_mechanics_differences(steps: int = 5) -> dict:
-  """Largest |ΔW| between PyTorch's tied model and the library's update, in float64 from the same W,
-  batches and noise, for Adam (``generalizing``) and RMSprop (``memorizing``), per side (two
-  Parameters on one storage) and joint (one Parameter): the check that the PyTorch baselines do the
-  arithmetic of the JAX loops they are timed against. PyTorch runs with ``foreach=True``."""
+  """Largest |ΔW| between ``torch_tied_dae`` trained by PyTorch and the library's update, in float64
+  from the same W, batches and noise, for Adam (``generalizing``) and RMSprop (``memorizing``), per
+  side and joint: the check that the PyTorch baselines do the arithmetic of the JAX loops they are
+  timed against. PyTorch runs with ``foreach=True``. The JAX side mirrors the update of
+  ``train._train_one`` (per side: both sides' updates added to the shared W)."""
   import torch
-  from torch import nn
   from dae_theory._src import train as tr
 
   d, p, b, wd = 30, 8, 16, 1e-2
@@ -148,18 +147,16 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
   for preset, torch_opt, lr in (("generalizing", torch.optim.Adam, 1e-2), ("memorizing", torch.optim.RMSprop, 1e-3)):
     for tied_gradient in ("per_side", "joint"):
       torch.manual_seed(0)
-      enc, dec = nn.Linear(d, p, bias=False).double(), nn.Linear(p, d, bias=False).double()
-      dec.weight = nn.Parameter(enc.weight.t())
-      w0 = enc.weight.detach().numpy().T.copy()
-      per_side = tied_gradient == "per_side"
-      decode = dec if per_side else (lambda h: h @ enc.weight)
-      opt = torch_opt([enc.weight, dec.weight] if per_side else [enc.weight], lr=lr, weight_decay=wd, foreach=True)
+      forward, parameters = torch_tied_dae(d, p, tied_gradient, torch.float64)
+      w0 = parameters[0].detach().numpy().T.copy()
+      opt = torch_opt(parameters, lr=lr, weight_decay=wd, foreach=True)
       for t in range(steps):
         xb = torch.from_numpy(xs[t])
-        loss = nn.MSELoss()(decode(torch.relu(enc(xb + SIGMA * torch.from_numpy(noise[t])))), xb)
+        loss = torch.nn.MSELoss()(forward(xb + SIGMA * torch.from_numpy(noise[t])), xb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+      per_side = tied_gradient == "per_side"
       with jax.enable_x64(True):
         cfg = dt.preset(preset, learning_rate=lr, weight_decay=wd, tied_gradient=tied_gradient)
         view = (lambda q: dt.DAEParams(q.w1, q.w1)) if per_side else (lambda q: q)
@@ -171,7 +168,7 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
           u, state = optimizer.update(jax.grad(term)(view(params)), state, view(params))
           params = dt.DAEParams(params.w1 - lr * ((u.w1 + u.w2) if per_side else u.w1))
         out[f"{cfg.optimizer}_{tied_gradient}"] = float(np.max(np.abs(np.asarray(params.w1)
-                                                                      - enc.weight.detach().numpy().T)))
+                                                                      - parameters[0].detach().numpy().T)))
   return out
 
 
@@ -315,7 +312,6 @@ def accelerator_bench(quick: bool) -> dict:
 
 
 MECHANICS_TOLERANCE = 1e-12  # float64, steps of order 1e-2
-TORCH_MECHANICS = {"per_side": ": two tied Parameters, as the notebook"}
 TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
 
 
@@ -389,8 +385,8 @@ def write_markdown(results: dict, path: Path) -> None:
     rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler}), steps/s"
     row(name, rate, "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
     if one.get("torch_steps_per_s"):
-      row(name, rate, f"PyTorch (authors' loop{TORCH_MECHANICS.get(one.get('tied_gradient'), '')}), same rounds",
-          one["torch_steps_per_s"], 2.0)
+      mechanics = ": two tied Parameters, as the notebook" if one.get("tied_gradient") == "per_side" else ""
+      row(name, rate, f"PyTorch (authors' loop{mechanics}), same rounds", one["torch_steps_per_s"], 2.0)
   for sampler in ("threefry_pairs", "box_muller"):
     if f"jax_steps_per_s_{sampler}_joint" in one:
       row(f"one model ({sampler}, one state for the tied W), steps/s", one[f"jax_steps_per_s_{sampler}_joint"],
@@ -483,8 +479,9 @@ def main():
   rate_samples = [matmul_rate(reps)]
   print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
-  one = jax_train_rates(x, training_config(steps), NOISE_SAMPLERS, reps, with_torch)
-  one["tied_gradient"] = training_config(steps).tied_gradient
+  cfg = training_config(steps)
+  one = jax_train_rates(x, cfg, NOISE_SAMPLERS, reps, with_torch)
+  one["tied_gradient"] = cfg.tied_gradient
   if with_torch:
     one["torch_mechanics_max_abs_diff"] = torch_mechanics_differences()
     print("PyTorch against the library's updates, max |ΔW|:", one["torch_mechanics_max_abs_diff"], flush=True)
