@@ -171,8 +171,12 @@ class ColumnMatch(NamedTuple):
 
 
 def match_columns(w_learned, w_predicted) -> ColumnMatch:
-  """Matches each non-zero predicted column to a distinct learned column maximising Σ cosine
-  (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``)."""
+  """Matches each non-zero predicted column to a distinct learned column (Hungarian assignment,
+  ``scipy.optimize.linear_sum_assignment``) maximising Σ_i cos(p_i, l_j) · min(‖l_j‖ / ‖p_i‖, 1):
+  the share of p_i that l_j carries, capped at 1 so that a longer column does not win by length.
+  On cosine alone a column that weight decay has shrunk to ~0 but that still points at a sample
+  can win over the column that stores it (seen on Fashion-MNIST: cosine 0.906 at norm 0.02
+  against 0.896 at norm 0.93)."""
   from scipy.optimize import linear_sum_assignment
 
   wl = np.asarray(w_learned, np.float64)
@@ -184,7 +188,8 @@ def match_columns(w_learned, w_predicted) -> ColumnMatch:
     raise ValueError(f"w_learned has {wl.shape[1]} columns, fewer than the {wp.shape[1]} predicted ones")
   nl, npred = np.linalg.norm(wl, axis=0), np.linalg.norm(wp, axis=0)
   cos = (wp / npred).T @ (wl / np.maximum(nl, _TINY))  # (k, p)
-  rows, cols = linear_sum_assignment(-cos)
+  carried = cos * np.minimum(nl[None, :] / npred[:, None], 1.0)
+  rows, cols = linear_sum_assignment(-carried)
   learned = cols[np.argsort(rows)]
   return ColumnMatch(learned, cos[np.arange(wp.shape[1]), learned], nl[learned] / npred,
                      np.linalg.norm(wl[:, learned] - wp, axis=0) / npred)
