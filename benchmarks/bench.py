@@ -175,7 +175,7 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
 def jax_train_rates(x, cfg, samplers, reps, with_torch: bool = False) -> dict:
   """Steps/s of one model with each noise sampler and, with ``with_torch``, of the PyTorch loop
   with the same tied mechanics as ``cfg`` (per side), and of both with one optimiser state for the
-  tied W ("_joint"; JAX with the threefry_pairs and box_muller samplers). Timed in interleaved rounds
+  tied W ("_joint"; JAX with the box_muller and threefry_pairs samplers). Timed in interleaved rounds
   (``median_times``): the host's drifts hit JAX and PyTorch alike."""
   calls = {f"jax_steps_per_s_{s}": (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
   if with_torch:
@@ -199,22 +199,31 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
   return median_times({sampler: lambda: f(key)}, reps)[sampler] / (steps * B * D) * 1e9
 
 
-SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_box_muller", "sequential", "torch")
+DEFAULT_SAMPLER = dt.TrainConfig().noise_sampler
+SAMPLERS_DEFAULT_FIRST = (DEFAULT_SAMPLER,) + tuple(s for s in ("box_muller", "threefry_pairs") if s != DEFAULT_SAMPLER)
+
+
+def label(sampler: str) -> str:
+  return f"{sampler}, default" if sampler == DEFAULT_SAMPLER else sampler
+
+
+SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_threefry_pairs", "sequential", "torch")
 
 
 def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -> dict:
-  """Model-steps/s of the sweep (map and vmap; map also with the Box–Muller sampler), of the same
+  """Model-steps/s of the sweep (map and vmap, the default Box–Muller noise; map also with the erfinv
+  sampler, "threefry_pairs"), of the same
   models one after the other, and of the PyTorch loop ("torch": one model, which is its rate one
   after the other), the ``runs`` named, of ``SWEEP_RUNS`` ("torch" only where torch is installed).
 
   All are timed in interleaved rounds (``median_times``)."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]
-  box_muller = cfg.replace(noise_sampler="box_muller")
+  erfinv = cfg.replace(noise_sampler="threefry_pairs")
   calls = {
       "sweep_map": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="map").params.w1,
       "sweep_vmap": lambda: dt.train_sweep(x, cfg, seeds=seeds, sizes=sizes, vectorize="vmap").params.w1,
-      "sweep_map_box_muller": lambda: dt.train_sweep(x, box_muller, seeds=seeds, sizes=sizes,
-                                                     vectorize="map").params.w1,
+      "sweep_map_threefry_pairs": lambda: dt.train_sweep(x, erfinv, seeds=seeds, sizes=sizes,
+                                                         vectorize="map").params.w1,
   }
 
   def sequential():
@@ -291,7 +300,7 @@ def accelerator_bench(quick: bool) -> dict:
   out = {"steps": steps, "reps": reps, "gemm_size": ACCELERATOR_GEMM_SIZE}
   out["matmul_gflops"] = matmul_rate(reps, ACCELERATOR_GEMM_SIZE)
   print(f"matmul rate {out['matmul_gflops']:.1f} GFLOP/s", flush=True)
-  out["one_model"] = jax_train_rates(x, cfg, ("threefry_pairs", "box_muller"), reps)
+  out["one_model"] = jax_train_rates(x, cfg, SAMPLERS_DEFAULT_FIRST, reps)
   print("one model:", out["one_model"], flush=True)
   out["sweeps"] = {}
   for k in (16, 64):
@@ -344,8 +353,9 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
     lines.append(table_row(*args, **kwargs))
 
   limit = r["matmul_gflops"] * 1e9 / (10 * B * D * P)
-  for sampler in ("threefry_pairs", "box_muller"):
-    row(f"one model ({sampler}), steps/s", r["one_model"][f"jax_steps_per_s_{sampler}"], "matmul-bound limit", limit)
+  for sampler in SAMPLERS_DEFAULT_FIRST:
+    row(f"one model ({label(sampler)}), steps/s", r["one_model"][f"jax_steps_per_s_{sampler}"], "matmul-bound limit",
+        limit)
   for k, v in r["sweeps"].items():
     row(f"sweep K={k} (vmap), model-steps/s", v["sweep_vmap"], "one after the other", v["sequential"],
         20.0 if int(k) == 64 else None)
@@ -358,7 +368,7 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
   header = (f"Measured {results['date']} on {info['device_kind']} ({info['platform']}, {info['num_devices']} "
             f"device(s)), JAX {info['jax']}; {r['steps']} steps a model, median of {r['reps']}; matmul rate "
             f"{r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST precision); d = {D}, "
-            f"p = {P}, batch {B}, σ = {SIGMA}, Adam.")
+            f"p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no sampler is named.")
   write_block(path, "accelerator table", f"{header}\n\n" + "\n".join(lines), "## On an accelerator")
 
 
@@ -381,20 +391,21 @@ def write_markdown(results: dict, path: Path) -> None:
   def row(*args, **kwargs):
     lines.append(table_row(*args, **kwargs))
 
-  for sampler in ("threefry_pairs", "box_muller"):
-    rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler}), steps/s"
+  for sampler in SAMPLERS_DEFAULT_FIRST:
+    rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({label(sampler)}), steps/s"
     row(name, rate, "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
     if one.get("torch_steps_per_s"):
       mechanics = ": two tied Parameters, as the notebook" if one.get("tied_gradient") == "per_side" else ""
       row(name, rate, f"PyTorch (authors' loop{mechanics}), same rounds", one["torch_steps_per_s"], 2.0)
-  for sampler in ("threefry_pairs", "box_muller"):
+  for sampler in SAMPLERS_DEFAULT_FIRST:
     if f"jax_steps_per_s_{sampler}_joint" in one:
-      row(f"one model ({sampler}, one state for the tied W), steps/s", one[f"jax_steps_per_s_{sampler}_joint"],
+      row(f"one model ({label(sampler)}, one state for the tied W), steps/s", one[f"jax_steps_per_s_{sampler}_joint"],
           "PyTorch, one tied Parameter, same rounds", one["torch_steps_per_s_joint"], 2.0)
-  row("one model (threefry_pairs), steps/s", one["jax_steps_per_s_threefry_pairs"], "jax.random.normal noise",
-      one["jax_steps_per_s_jax_normal"], 1.0)
-  for sampler in ("threefry_pairs", "box_muller"):
-    row(f"noise ({sampler}), normals/ns", 1 / one[f"noise_ns_{sampler}"], "jax.random.normal",
+  for sampler in SAMPLERS_DEFAULT_FIRST:
+    row(f"one model ({label(sampler)}), steps/s", one[f"jax_steps_per_s_{sampler}"], "jax.random.normal noise",
+        one["jax_steps_per_s_jax_normal"], 1.0)
+  for sampler in SAMPLERS_DEFAULT_FIRST:
+    row(f"noise ({label(sampler)}), normals/ns", 1 / one[f"noise_ns_{sampler}"], "jax.random.normal",
         1 / one["noise_ns_jax_normal"], 1.0)
 
   def torch_rows(name, v):
@@ -403,8 +414,8 @@ def write_markdown(results: dict, path: Path) -> None:
     if torch_rate:
       label = "PyTorch one after the other" + (", same rounds" if "torch" in v else "")
       row(name, v["sweep_map"], label, torch_rate, 2.0)
-      if "sweep_map_box_muller" in v:
-        row(name.replace("(map", "(map, box_muller"), v["sweep_map_box_muller"], label, torch_rate, 2.0)
+      if "sweep_map_threefry_pairs" in v:
+        row(name.replace("(map", "(map, threefry_pairs"), v["sweep_map_threefry_pairs"], label, torch_rate, 2.0)
 
   for k, v in sw.items():
     row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "one after the other", v["sequential"], 1.0)
@@ -431,7 +442,8 @@ def write_markdown(results: dict, path: Path) -> None:
   header = (f"Measured {r['date']} on {info['device_kind']} ({info['platform']}, {info['cpu_count']} cores, "
             f"{info['machine']}), JAX {info['jax']}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s (fastest of "
             f"{', '.join(f'{g:.0f}' for g in r.get('matmul_gflops_samples', [r['matmul_gflops']]))}); "
-            f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam.")
+            f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no "
+            f"sampler is named.")
   diffs = one.get("torch_mechanics_max_abs_diff")
   if isinstance(diffs, dict):
     worst = max(diffs.values())
@@ -487,8 +499,8 @@ def main():
     print("PyTorch against the library's updates, max |ΔW|:", one["torch_mechanics_max_abs_diff"], flush=True)
   for sampler in NOISE_SAMPLERS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
-  one["noise_fraction_of_step"] = (one["noise_ns_threefry_pairs"] * 1e-9 * B * D
-                                   * one["jax_steps_per_s_threefry_pairs"])
+  one["noise_fraction_of_step"] = (one[f"noise_ns_{DEFAULT_SAMPLER}"] * 1e-9 * B * D
+                                   * one[f"jax_steps_per_s_{DEFAULT_SAMPLER}"])
   results["one_model"] = one
   print("one model:", json.dumps(one, indent=1), flush=True)
 

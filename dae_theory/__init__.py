@@ -100,7 +100,7 @@ from dae_theory._src.theory import (
 )
 from dae_theory._src.train import PRESETS, TrainConfig, TrainResult, make_optimizer, preset, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DAEParams", "init_params", "dae_apply", "representation",

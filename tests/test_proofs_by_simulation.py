@@ -92,7 +92,7 @@ def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_ru
     mse = np.mean(np.sum((f - xt) ** 2, 1))
     assert abs(mse - oracle_mse) / oracle_mse < 0.03, (mse, oracle_mse)
     # Blocks: each column fires on > 90 % of one cluster's noisy inputs and < 15 % of the others'
-    # (measured: ≥ 99 % and ≤ 9 %).
+    # (measured: ≥ 99 % and ≤ 10 %).
     h = np.asarray(dt.representations(params, y.astype(np.float32)))
     rate = np.stack([(h[lt == k] > 0).mean(0) for k in range(3)])  # (K, p)
     owner = rate.argmax(0)
@@ -105,18 +105,17 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   """Six directions with pairwise cosine −0.2 (Def 3.1 holds for means and duplicates together):
   three are mode means (‖μ‖ = 3, rank-2 modes of scale 0.5, 1000 samples each), three are points of
   norm 3 present 200 times each. p = m + Σp_k = 3 + 3·4: p_k = 4 is one more than the rank of S_k,
-  so Cor 3.4's blocks have one zero column each. With p_k = 3 exactly (p = 12) the third duplicate
-  shares a column with a mode and the best score stops at AUROC 0.94–0.97 (3 seeds); the spare
-  column lets every duplicate keep its own.
+  so Cor 3.4's blocks have one zero column each. With p_k = 3 exactly (p = 12) the best score
+  reaches AUROC 0.89–0.97 (3 seeds), against 0.97–1.00 here.
 
   Training: Adam 1e-2 (large steps resolve split columns, TRAINING-NOTES), cosine decay over the
   last 5k of 10k steps, batches of 256. Asserted: each duplicate has a column with cosine > 0.9 and
   norm within 10 % of the Cor 3.4 value; on every mode f matches the block's linear map M_k within
   5 % (held-out noisy inputs of that mode); the best scale-free spikiness score separates noisy
   duplicates from noisy ordinary inputs with AUROC ≥ 0.95, and beats Std(h).
-  Measured (seed 0): duplicate cosines 0.99 / 0.96 / 0.92, norms within 4.6 %; per-mode error to M_k
-  1.8–2.4 %; AUROC Std(h) 0.70, normalized_std 0.999, peak_energy_fraction 0.986, l4/l2 0.990
-  (seeds 1 and 2 of the same setting: 0.999–1.000).
+  Measured (seed 0): duplicate cosines 0.99 / 0.96 / 0.91, norms within 5.8 %; per-mode error to M_k
+  2.1–2.5 %; AUROC Std(h) 0.67, normalized_std 0.962, peak_energy_fraction 0.966, l4/l2 0.971
+  (seeds 1 and 2 of the same setting: best 1.000 and 0.9998)
   """
   d = 20
   dirs = np.asarray(dt.equiangular_directions(jax.random.PRNGKey(11), 6, d, cosine=-0.2), np.float32)

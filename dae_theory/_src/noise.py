@@ -3,23 +3,25 @@
 Each Threefry-2x32 evaluation (the same 20-round hash as ``jax.extend.random.threefry2x32_p``, bit
 for bit) on the counter (row, column pair j) yields two uint32 words. Two exact maps to N(0, 1):
 
-- ``standard_normal`` (the default noise of training): word 1 → column 2j, word 2 → column 2j + 1,
-  each through JAX's own uniform → normal map (23 mantissa bits, √2·erfinv): float32 standard
-  normals with the same law as ``jax.random.normal``'s. (``jax.random.normal`` under JAX's default
-  partitionable Threefry XORs the two words of each hash into one.)
-- ``standard_normal_box_muller``: the pair of words → (r cos θ, r sin θ) for columns j and
-  ⌈d/2⌉ + j, with r = √(−2 ln u), u ∈ (0, 1] from word 1 (23 bits) and θ uniform on a full turn
-  from word 2 (2 quadrant bits + 23 bits); sin and cos are short polynomials on [−π/4, π/4] (error
-  ≤ 2e-7), cheaper than erfinv's logarithm-plus-polynomial per value. Box and Muller (1958): two
-  independent standard normals per pair of independent uniforms. Different draws from the default.
+- ``standard_normal_box_muller`` (the default noise of training): the pair of words →
+  (r cos θ, r sin θ) for columns j and ⌈d/2⌉ + j, with r = √(−2 ln u), u ∈ (0, 1] from word 1
+  (23 bits) and θ uniform on a full turn from word 2 (2 quadrant bits + 23 bits); sin and cos are
+  short polynomials on [−π/4, π/4] (error ≤ 2e-7), cheaper than erfinv's logarithm-plus-polynomial
+  per value. Box and Muller (1958): two independent standard normals per pair of independent
+  uniforms.
+- ``standard_normal``: word 1 → column 2j, word 2 → column 2j + 1, each through JAX's own
+  uniform → normal map (23 mantissa bits, √2·erfinv): float32 standard normals with the same law
+  as ``jax.random.normal``'s, different draws from Box–Muller's. (``jax.random.normal`` under
+  JAX's default partitionable Threefry XORs the two words of each hash into one.)
 
 The hash is written out round by round (``threefry2x32``) rather than bound as JAX's primitive:
 on CPU JAX lowers that primitive to a 5-trip while loop, which XLA cannot fuse, so the state
 arrays go through memory on every trip and the uniform → normal map runs as a separate pass.
 Unrolled, hash, transform and whatever consumes the noise (y = x + σε) are one fused loop: 1.15×
 the training steps per second on a 2-core CPU with the same bits; Box–Muller gains another
-1.3× there (its programs compiled with 512-bit vectors, ``train.compiler_options``; BENCHMARKS.md). Both samplers are written per output value (counter, word and formula
-from the column index), so that XLA emits that one loop and hashes once per value.
+1.3× there (its programs compiled with 512-bit vectors, ``train.compiler_options``;
+BENCHMARKS.md). Both samplers are written per output value (counter, word and formula from the
+column index), so that XLA emits that one loop and hashes once per value.
 
 Row-prefix property (as for JAX's partitionable keys): ``standard_normal(key, (m, d))`` equals the
 first m rows of ``standard_normal(key, (n, d))`` for n > m (both transforms), so models that share
