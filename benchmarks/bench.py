@@ -200,10 +200,12 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
 
 
 DEFAULT_SAMPLER = dt.TrainConfig().noise_sampler
-SAMPLERS_DEFAULT_FIRST = (DEFAULT_SAMPLER,) + tuple(s for s in ("box_muller", "threefry_pairs") if s != DEFAULT_SAMPLER)
+SAMPLERS_DEFAULT_FIRST = (DEFAULT_SAMPLER,) + tuple(s for s in ("box_muller", "threefry_pairs")
+                                                   if s != DEFAULT_SAMPLER)
 
 
-def label(sampler: str) -> str:
+def sampler_label(sampler: str) -> str:
+  """The sampler's name, marked when it is the library's default."""
   return f"{sampler}, default" if sampler == DEFAULT_SAMPLER else sampler
 
 
@@ -354,8 +356,8 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
 
   limit = r["matmul_gflops"] * 1e9 / (10 * B * D * P)
   for sampler in SAMPLERS_DEFAULT_FIRST:
-    row(f"one model ({label(sampler)}), steps/s", r["one_model"][f"jax_steps_per_s_{sampler}"], "matmul-bound limit",
-        limit)
+    row(f"one model ({sampler_label(sampler)}), steps/s", r["one_model"][f"jax_steps_per_s_{sampler}"],
+        "matmul-bound limit", limit)
   for k, v in r["sweeps"].items():
     row(f"sweep K={k} (vmap), model-steps/s", v["sweep_vmap"], "one after the other", v["sequential"],
         20.0 if int(k) == 64 else None)
@@ -368,7 +370,8 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
   header = (f"Measured {results['date']} on {info['device_kind']} ({info['platform']}, {info['num_devices']} "
             f"device(s)), JAX {info['jax']}; {r['steps']} steps a model, median of {r['reps']}; matmul rate "
             f"{r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST precision); d = {D}, "
-            f"p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no sampler is named.")
+            f"p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no sampler is "
+            f"named.")
   write_block(path, "accelerator table", f"{header}\n\n" + "\n".join(lines), "## On an accelerator")
 
 
@@ -392,20 +395,21 @@ def write_markdown(results: dict, path: Path) -> None:
     lines.append(table_row(*args, **kwargs))
 
   for sampler in SAMPLERS_DEFAULT_FIRST:
-    rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({label(sampler)}), steps/s"
+    rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler_label(sampler)}), steps/s"
     row(name, rate, "matmul-bound limit", one["matmul_limit_steps_per_s"], 0.6)
     if one.get("torch_steps_per_s"):
       mechanics = ": two tied Parameters, as the notebook" if one.get("tied_gradient") == "per_side" else ""
       row(name, rate, f"PyTorch (authors' loop{mechanics}), same rounds", one["torch_steps_per_s"], 2.0)
   for sampler in SAMPLERS_DEFAULT_FIRST:
     if f"jax_steps_per_s_{sampler}_joint" in one:
-      row(f"one model ({label(sampler)}, one state for the tied W), steps/s", one[f"jax_steps_per_s_{sampler}_joint"],
-          "PyTorch, one tied Parameter, same rounds", one["torch_steps_per_s_joint"], 2.0)
+      row(f"one model ({sampler_label(sampler)}, one state for the tied W), steps/s",
+          one[f"jax_steps_per_s_{sampler}_joint"], "PyTorch, one tied Parameter, same rounds",
+          one["torch_steps_per_s_joint"], 2.0)
   for sampler in SAMPLERS_DEFAULT_FIRST:
-    row(f"one model ({label(sampler)}), steps/s", one[f"jax_steps_per_s_{sampler}"], "jax.random.normal noise",
+    row(f"one model ({sampler_label(sampler)}), steps/s", one[f"jax_steps_per_s_{sampler}"], "jax.random.normal noise",
         one["jax_steps_per_s_jax_normal"], 1.0)
   for sampler in SAMPLERS_DEFAULT_FIRST:
-    row(f"noise ({label(sampler)}), normals/ns", 1 / one[f"noise_ns_{sampler}"], "jax.random.normal",
+    row(f"noise ({sampler_label(sampler)}), normals/ns", 1 / one[f"noise_ns_{sampler}"], "jax.random.normal",
         1 / one["noise_ns_jax_normal"], 1.0)
 
   def torch_rows(name, v):
