@@ -62,6 +62,15 @@ def median_times(calls: dict, reps: int) -> dict:
 GEMM_SIZE = 2048
 ACCELERATOR_GEMM_SIZE = 8192  # a 2048² GEMM leaves a GPU half idle
 
+DEFAULT_SAMPLER = dt.TrainConfig().noise_sampler
+SAMPLERS_DEFAULT_FIRST = (DEFAULT_SAMPLER,) + tuple(s for s in ("box_muller", "threefry_pairs")
+                                                   if s != DEFAULT_SAMPLER)
+
+
+def sampler_label(sampler: str) -> str:
+  """The sampler's name, marked when it is the library's default."""
+  return f"{sampler}, default" if sampler == DEFAULT_SAMPLER else sampler
+
 
 def gemm_call(size: int = GEMM_SIZE):
   """A jitted size² float32 GEMM at the library's precision (HIGHEST: no TF32 on GPUs), whose rate is
@@ -180,7 +189,7 @@ def jax_train_rates(x, cfg, samplers, reps, with_torch: bool = False) -> dict:
   calls = {f"jax_steps_per_s_{s}": (lambda c=cfg.replace(noise_sampler=s): dt.train(x, c).params) for s in samplers}
   if with_torch:
     calls["torch_steps_per_s"] = torch_train_call(x, cfg.steps, cfg.tied_gradient)
-    for s in (s for s in ("threefry_pairs", "box_muller") if s in samplers):
+    for s in (s for s in SAMPLERS_DEFAULT_FIRST if s in samplers):
       joint = cfg.replace(noise_sampler=s, tied_gradient="joint")
       calls[f"jax_steps_per_s_{s}_joint"] = lambda c=joint: dt.train(x, c).params
     calls["torch_steps_per_s_joint"] = torch_train_call(x, cfg.steps, "joint")
@@ -199,24 +208,14 @@ def noise_ns_per_normal(sampler: str, reps: int) -> float:
   return median_times({sampler: lambda: f(key)}, reps)[sampler] / (steps * B * D) * 1e9
 
 
-DEFAULT_SAMPLER = dt.TrainConfig().noise_sampler
-SAMPLERS_DEFAULT_FIRST = (DEFAULT_SAMPLER,) + tuple(s for s in ("box_muller", "threefry_pairs")
-                                                   if s != DEFAULT_SAMPLER)
-
-
-def sampler_label(sampler: str) -> str:
-  """The sampler's name, marked when it is the library's default."""
-  return f"{sampler}, default" if sampler == DEFAULT_SAMPLER else sampler
-
-
 SWEEP_RUNS = ("sweep_map", "sweep_vmap", "sweep_map_threefry_pairs", "sequential", "torch")
 
 
 def sweep_rates(x, cfg, k: int, reps: int, runs: tuple[str, ...] = SWEEP_RUNS) -> dict:
-  """Model-steps/s of the sweep (map and vmap, the default Box–Muller noise; map also with the erfinv
-  sampler, "threefry_pairs"), of the same
-  models one after the other, and of the PyTorch loop ("torch": one model, which is its rate one
-  after the other), the ``runs`` named, of ``SWEEP_RUNS`` ("torch" only where torch is installed).
+  """Model-steps/s of the sweep (map and vmap, with the default noise; map also with the erfinv
+  sampler, "threefry_pairs"), of the same models one after the other, and of the PyTorch loop
+  ("torch": one model, which is its rate one after the other), the ``runs`` named, of
+  ``SWEEP_RUNS`` ("torch" only where torch is installed).
 
   All are timed in interleaved rounds (``median_times``)."""
   seeds, sizes = list(range(k // 2)), [x.shape[0] // 2, x.shape[0]]

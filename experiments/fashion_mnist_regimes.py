@@ -17,11 +17,11 @@ Models:
   PyTorch weight decay 1e-2, 50k steps) on the obtuse set.
 - ``mem_closed_form``: our preset ``memorization_closed_form`` (Adam + cosine decay, λ = 1e-3) at
   p = 100 on the same set, with the learning rate and steps for d = 784 (``CLOSED_FORM_AT_D784``):
-  Adam 3e-3 for 40k steps, decayed over the last 20k. The preset's 1e-2 (set at d = 30) moves a
-  column by about lr·√d per step; here its loss jumped in mid-training (up to 0.2 → 87) and it
-  stored the 7 images in 3 of 6 runs (seeds 0, 1 × three noise samplers; the others ended with
-  22–81 columns of norm > 0.1), 3e-3 for 20k steps in 4 of 6 (the others kept an image split over
-  two columns), 3e-3 for 40k steps in 6 of 6.
+  Adam 3e-3 for 40k steps, decayed over the last 20k. The preset's 1e-2 was set at d = 30 (Adam's
+  steps are about lr per coordinate, up to lr·√d per column); here its loss jumped in mid-training
+  in all 6 runs (seeds 0, 1 × three noise samplers; from about 0.2 to 34–87), and 3 of them ended
+  with 15–74 large columns beside the 7 stored images. 3e-3 for 20k steps reached the closed form
+  in 4 of 6 (the others kept an image split over two columns), 3e-3 for 40k steps in 6 of 6.
 - ``mem_violating``: the authors' memorising recipe on the violating set.
 - ``gen_authors``: the authors' generalising recipe (preset ``generalizing``: batch 256, Adam 1e-4,
   weight decay 1e-4, 50k steps) on 10,000 training images.
