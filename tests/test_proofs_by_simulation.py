@@ -59,46 +59,70 @@ def test_cor32_plain_sgd_gets_the_function_but_keeps_split_columns():
     assert np.sum(np.linalg.norm(w, axis=0) > 0.05) > x.shape[0]  # but samples stay split
 
 
-@pytest.fixture(scope="module")
-def generalization_run():
-  # ‖μ_k‖ = 3 with rank-2 modes of scale 0.5: α ≈ 0.24. At ‖μ_k‖ = 1 (α ≈ 0.7) units leak across
-  # clusters and f misses M_k by 8–11 % even with U_k ⟂ all means: the small-α condition matters.
-  mix = dt.gaussian_mixture(jax.random.PRNGKey(1), 3, 20, mean_norm=3.0, rank=2, cov_scale=0.5)
+def _mixture_run(mean_norm, seeds, orthogonal_to_means=False):
+  """Three rank-2 modes of scale 0.5 in d = 20 (α = 0.5·√2 / ‖μ_k‖), 3000 samples, p = 9."""
+  mix = dt.gaussian_mixture(jax.random.PRNGKey(1), 3, 20, mean_norm=mean_norm, rank=2, cov_scale=0.5,
+                            orthogonal_to_means=orthogonal_to_means)
   train = dt.sample_mixture(jax.random.PRNGKey(2), mix, 3000)
   # Adam 3e-3 with a final cosine decay, p = 9; 10k steps suffice at this size (20k in the preset).
   cfg = dt.preset("generalization_closed_form", steps=10_000, decay_steps=4_000)
-  res = dt.train_sweep(train.x, cfg, seeds=[0, 1])
-  return mix, train, cfg, res
+  return mix, train, cfg, dt.train_sweep(train.x, cfg, seeds=seeds)
 
 
-def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_run):
-  mix, train, cfg, res = generalization_run
+def _fit_to_mode_maps(mix, train, cfg, w1):
+  """Per mode, the mean relative distance of f to M_k on held-out noisy inputs of that mode; the
+  rate at which each unit fires on each mode's inputs, (K, p); the two MSEs (f, the maps)."""
   x, lab = np.asarray(train.x, np.float64), np.asarray(train.labels)
-  assert dt.separability(x, lab).beta < 0
-  widths = [3, 3, 3]
-  maps = dt.cluster_linear_maps(x, lab, cfg.sigma, cfg.lam, widths)
+  maps = dt.cluster_linear_maps(x, lab, cfg.sigma, cfg.lam, [3, 3, 3])
   test = dt.sample_mixture(jax.random.PRNGKey(3), mix, 3000)
   xt, lt = np.asarray(test.x, np.float64), np.asarray(test.labels)
   y = xt + cfg.sigma * np.random.default_rng(0).normal(size=xt.shape)
   oracle = np.einsum("nde,ne->nd", maps[lt], y)
+  params = dt.DAEParams(jnp.asarray(w1))
+  f = np.asarray(dt.apply_batch(params, y.astype(np.float32)), np.float64)
+  rel = np.array([np.mean(np.linalg.norm(f[lt == k] - oracle[lt == k], axis=1)
+                          / np.linalg.norm(oracle[lt == k], axis=1)) for k in range(3)])
+  h = np.asarray(dt.representations(params, y.astype(np.float32)))
+  rate = np.stack([(h[lt == k] > 0).mean(0) for k in range(3)])
+  mse = np.mean(np.sum((f - xt) ** 2, 1))
   oracle_mse = np.mean(np.sum((oracle - xt) ** 2, 1))
+  return rel, rate, mse, oracle_mse, h
+
+
+@pytest.fixture(scope="module")
+def generalization_run():
+  # ‖μ_k‖ = 3: α ≈ 0.24. For ‖μ_k‖ = 1 see the test after the next.
+  return _mixture_run(3.0, seeds=[0, 1])
+
+
+def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_run):
+  mix, train, cfg, res = generalization_run
+  assert dt.separability(np.asarray(train.x, np.float64), np.asarray(train.labels)).beta < 0
+  widths = [3, 3, 3]
   for i in range(len(res.grid)):
-    params = dt.DAEParams(jnp.asarray(res.model(i).w1))
-    f = np.asarray(dt.apply_batch(params, y.astype(np.float32)), np.float64)
-    for k in range(3):
-      sel = lt == k
-      rel = np.mean(np.linalg.norm(f[sel] - oracle[sel], axis=1) / np.linalg.norm(oracle[sel], axis=1))
-      assert rel < 0.05, (i, k, rel)
-    mse = np.mean(np.sum((f - xt) ** 2, 1))
+    rel, rate, mse, oracle_mse, h = _fit_to_mode_maps(mix, train, cfg, res.model(i).w1)
+    assert rel.max() < 0.05, (i, rel)  # measured 0.7–1.5 %
     assert abs(mse - oracle_mse) / oracle_mse < 0.03, (mse, oracle_mse)
     # Blocks: each column fires on > 90 % of one cluster's noisy inputs and < 15 % of the others'
     # (measured: ≥ 99 % and ≤ 10 %).
-    h = np.asarray(dt.representations(params, y.astype(np.float32)))
-    rate = np.stack([(h[lt == k] > 0).mean(0) for k in range(3)])  # (K, p)
     owner = rate.argmax(0)
     specific = (rate.max(0) > 0.9) & (np.sort(rate, 0)[-2] < 0.15)
     assert specific.all() and np.bincount(owner, minlength=3).tolist() == widths, rate
     assert np.mean(np.sum(h > 0, 1)) <= 3.5  # balanced: about p_k active units per input
+
+
+def test_cor33_needs_a_small_alpha_even_when_modes_spread_orthogonally_to_the_means():
+  """Cor 3.3 asks α = ‖Σ_k^{1/2}‖_F / ‖μ_k‖ to be small. At ‖μ_k‖ = 1 (α ≈ 0.71), with every U_k
+  orthogonal to all means (so no mode spreads toward another's mean), the trained network still
+  misses M_k by more than the 5 % tolerance of the test above, and its units fire on other modes'
+  inputs: the condition is quantitative, not only about the direction of the spread.
+  Measured (seeds 0, 1): 7.3–8.5 % from M_k, the leakiest unit fires on 16–21 % of another mode's
+  inputs; on the same mixture with random U_k 9.4–11.1 % and 39 %; at ‖μ_k‖ = 3 with U_k
+  orthogonal 0.02–0.05 % and 0.2 %."""
+  mix, train, cfg, res = _mixture_run(1.0, seeds=[0], orthogonal_to_means=True)
+  rel, rate, _, _, _ = _fit_to_mode_maps(mix, train, cfg, res.model(0).w1)
+  assert rel.min() > 0.05, rel
+  assert np.sort(rate, 0)[-2].max() > 0.1, rate
 
 
 def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
