@@ -66,8 +66,8 @@ def test_column_report_and_matching(rng):
   np.testing.assert_allclose(m.norm_ratio, [1.0, 0.5, 2.0], rtol=1e-12)
   # a column decayed to ~0 that points slightly closer to a sample does not take it from the
   # column that stores it
-  stored = 0.9 * x[0] + 0.45 * np.linalg.norm(x[0]) * np.linalg.qr(np.stack([x[0], rng.normal(size=8)], 1))[0][:, 1]
-  dead = 1e-3 * (x[0] + 0.4 * np.linalg.norm(x[0]) * np.linalg.qr(np.stack([x[0], rng.normal(size=8)], 1))[0][:, 1])
+  off = np.linalg.norm(x[0]) * np.linalg.qr(np.stack([x[0], rng.normal(size=8)], 1))[0][:, 1]  # ⟂ x[0]
+  stored, dead = 0.9 * x[0] + 0.45 * off, 1e-3 * (x[0] + 0.4 * off)  # cosines 0.894 and 0.928
   cos = lambda v: v @ x[0] / np.linalg.norm(v) / np.linalg.norm(x[0])
   assert cos(dead) > cos(stored) > 0.85
   m = dt.match_columns(np.stack([dead, stored], 1), x[[0]].T)
