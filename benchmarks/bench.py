@@ -24,7 +24,9 @@ import numpy as np
 import dae_theory as dt
 from dae_theory._src import empirical as emp
 from dae_theory._src.results_io import save_json
-from dae_theory._src.train import NOISE_SAMPLERS, compiler_options
+from dae_theory._src.config import NOISE_SAMPLERS
+from dae_theory._src.engine import compiler_options
+from dae_theory._src.models import dae_data_term
 
 HERE = Path(__file__).resolve().parent
 D, P, B, SIGMA = 784, 100, 256, 0.2
@@ -145,9 +147,8 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
   from the same W, batches and noise, for Adam (``generalizing``) and RMSprop (``memorizing``), per
   side and joint: the check that the PyTorch baselines do the arithmetic of the JAX loops they are
   timed against. PyTorch runs with ``foreach=True``. The JAX side mirrors the update of
-  ``train._train_one`` (per side: both sides' updates added to the shared W)."""
+  ``engine.make_trainer`` (per side: both sides' updates added to the shared W)."""
   import torch
-  from dae_theory._src import train as tr
 
   d, p, b, wd = 30, 8, 16, 1e-2
   rng = np.random.default_rng(0)
@@ -169,11 +170,11 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
       with jax.enable_x64(True):
         cfg = dt.preset(preset, learning_rate=lr, weight_decay=wd, tied_gradient=tied_gradient)
         view = (lambda q: dt.DAEParams(q.w1, q.w1)) if per_side else (lambda q: q)
-        optimizer = tr.make_optimizer(cfg)
+        optimizer = dt.make_optimizer(cfg)
         params = dt.DAEParams(jnp.asarray(w0, jnp.float64))
         state = optimizer.init(view(params))
         for t in range(steps):
-          term = lambda q: tr._data_term(q, jnp.asarray(xs[t]), jnp.asarray(noise[t])[None], None, SIGMA, True)
+          term = lambda q: dae_data_term(q, jnp.asarray(xs[t]), jnp.asarray(noise[t])[None], None, SIGMA, True)
           u, state = optimizer.update(jax.grad(term)(view(params)), state, view(params))
           params = dt.DAEParams(params.w1 - lr * ((u.w1 + u.w2) if per_side else u.w1))
         out[f"{cfg.optimizer}_{tied_gradient}"] = float(np.max(np.abs(np.asarray(params.w1)

@@ -79,7 +79,8 @@ from dae_theory._src.regimes import (
     nearest_neighbour_ratio,
     predicted_regime,
 )
-from dae_theory._src.sweep import SweepResult, default_mesh, make_grid, train_sweep
+from dae_theory._src.sweep import SweepResult, default_mesh, train_sweep
+from dae_theory._src.grid import make_grid
 from dae_theory._src.theory import (
     ClusterSolution,
     MemorizationAssumptions,
@@ -98,9 +99,32 @@ from dae_theory._src.theory import (
     mixture_linear_maps,
     shrunk_linear_map,
 )
-from dae_theory._src.train import PRESETS, TrainConfig, TrainResult, make_optimizer, preset, train
+from dae_theory._src.config import PRESETS, TrainConfig, preset
+from dae_theory._src.diffusion import (
+    DiffusionParams,
+    diffusion_apply,
+    diffusion_code,
+    diffusion_denoiser,
+    diffusion_loss_given_noise,
+    diffusion_representation,
+    init_diffusion_params,
+    log_uniform_sigmas,
+    time_gate,
+)
+from dae_theory._src.engine import (
+    ModelSpec,
+    Trainer,
+    TrainResult,
+    TrainState,
+    make_optimizer,
+    make_trainer,
+    model_spec,
+    train,
+    train_model,
+)
+from dae_theory._src.models import RELU_DAE, RELU_DIFFUSION, Model, get_model
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "DAEParams", "init_params", "dae_apply", "representation",
@@ -111,7 +135,11 @@ __all__ = [
     "equiangular_directions", "obtuse_point_set", "greedy_obtuse_subset", "gaussian_mixture", "sample_mixture",
     "LabelledSamples", "duplicate_samples", "DuplicatedSamples", "separability", "Separability",
     "load_fashion_mnist", "load_digits", "fashion_mnist_available", "ImageData", "FASHION_MNIST_CLASSES",
-    "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train",
+    "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train", "train_model",
+    "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
+    "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
+    "DiffusionParams", "init_diffusion_params", "diffusion_apply", "diffusion_code", "diffusion_representation",
+    "diffusion_denoiser", "diffusion_loss_given_noise", "log_uniform_sigmas", "time_gate",
     "train_sweep", "SweepResult", "make_grid", "default_mesh",
     "memorization_assumptions", "MemorizationAssumptions", "memorization_scales", "memorization_weights",
     "memorization_loss", "memorization_loss_limit", "allocate_width", "cluster_solution", "ClusterSolution",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dae_theory as dt
-from dae_theory._src.train import ModelSpec, _train_program, compiler_options, lr_factor, static_part
+from dae_theory._src.engine import _train_program, compiler_options, lr_factor, static_part
 
 
 @pytest.fixture(scope="module")
@@ -101,24 +101,25 @@ def test_snapshots_and_untied(data):
 
 
 def test_without_replacement_batches_are_distinct_rows(data):
-  from dae_theory._src.train import _sample_batch
+  from dae_theory._src.engine import sample_batch
   cfg = dt.TrainConfig(batch_size=30, sampling="without_replacement")
-  batch, _ = _sample_batch(jax.random.key(0), data, jnp.int32(30), cfg)
+  batch, _ = sample_batch(jax.random.key(0), data, jnp.int32(30), cfg)
   assert np.unique(np.asarray(batch), axis=0).shape[0] == 30  # a permutation of the first 30 rows
   np.testing.assert_allclose(np.sort(np.asarray(batch).sum(1)), np.sort(np.asarray(data[:30]).sum(1)), rtol=1e-6)
 
 
 def test_randomness_drawn_per_block_equals_drawing_it_step_by_step():
-  from dae_theory._src.train import _draw_indices, _step_keys
+  from dae_theory._src.engine import draw_indices, step_keys
   cfg = dt.TrainConfig(batch_size=16, num_draws=3)
   k_run = jax.random.key(7)
   steps = jnp.arange(200, 210)
-  batch_keys, noise_keys = jax.jit(jax.vmap(lambda i: _step_keys(k_run, i, cfg)))(steps)
-  indices = jax.jit(jax.vmap(lambda k: _draw_indices(k, jnp.int32(50), cfg)))(batch_keys)
+  batch_keys, noise_keys, model_keys = jax.jit(jax.vmap(lambda i: step_keys(k_run, i, cfg)))(steps)
+  indices = jax.jit(jax.vmap(lambda k: draw_indices(k, jnp.int32(50), cfg)))(batch_keys)
   for j, i in enumerate(steps):
-    k_batch, k_noise = _step_keys(k_run, i, cfg)
+    k_batch, k_noise, k_model = step_keys(k_run, i, cfg)
     np.testing.assert_array_equal(jax.random.key_data(noise_keys[j]), jax.random.key_data(k_noise))
-    np.testing.assert_array_equal(indices[j], _draw_indices(k_batch, jnp.int32(50), cfg))
+    np.testing.assert_array_equal(jax.random.key_data(model_keys[j]), jax.random.key_data(k_model))
+    np.testing.assert_array_equal(indices[j], draw_indices(k_batch, jnp.int32(50), cfg))
   assert indices.shape == (10, 16) and int(indices.max()) < 50
 
 
@@ -138,11 +139,10 @@ def test_wide_vectors_for_box_muller_on_cpu_change_speed_not_numbers(data):
   options = compiler_options(cfg, "cpu")
   assert options == {"xla_cpu_prefer_vector_width": 512}
   assert compiler_options(cfg, "gpu") is None and compiler_options(cfg.replace(noise_sampler="threefry_pairs"), "cpu") is None
-  spec = ModelSpec(jnp.uint32(5), jnp.int32(data.shape[0]), jnp.float32(cfg.sigma), jnp.float32(cfg.lam),
-                   jnp.float32(cfg.learning_rate), jnp.int32(cfg.width))
+  spec = dt.model_spec(cfg, 5, data.shape[0])
   x = jnp.asarray(data, jnp.float32)
-  wide = _train_program(tuple(options.items()))(spec, x, cfg=static_part(cfg), width_max=cfg.width)
-  default = _train_program(())(spec, x, cfg=static_part(cfg), width_max=cfg.width)
+  wide = _train_program(tuple(options.items()))(dt.RELU_DAE, spec, x, static_part(cfg), cfg.width)
+  default = _train_program(())(dt.RELU_DAE, spec, x, static_part(cfg), cfg.width)
   np.testing.assert_allclose(wide.params.w1, default.params.w1, rtol=0, atol=1e-6)  # bit for bit here
   np.testing.assert_allclose(wide.loss_history, default.loss_history, rtol=1e-6)
   if jax.default_backend() == "cpu":  # train() takes the wide program

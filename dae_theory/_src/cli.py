@@ -92,7 +92,7 @@ def build_sweep(args) -> dict:
   if args.preset:
     spec["train"]["preset"] = args.preset
   spec["train"].update(_parse_set(args.set))
-  for axis in ("seeds", "sizes", "sigmas", "lams", "learning_rates", "widths"):
+  for axis in ("seeds", "sizes", "sigmas", "sigma_mins", "lams", "learning_rates", "widths"):
     values = getattr(args, axis)
     if values is not None:
       spec["grid"][axis] = values
@@ -152,7 +152,7 @@ def use_host_devices(count: int) -> bool:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="dae-theory", description="dae-theory command line")
   sub = parser.add_subparsers(dest="command", required=True)
-  p = sub.add_parser("sweep", help="train a grid of ReLU-DAEs in one compiled program")
+  p = sub.add_parser("sweep", help="train a grid of models (ReLU-DAEs, ReLU diffusion models) in one compiled program")
   p.add_argument("--config", help="JSON file with data, train, grid, out (flags override it)")
   p.add_argument("--data", choices=DATA_KINDS, help="data kind")
   p.add_argument("--data-set", action="append", default=[], metavar="KEY=VALUE", help="a data argument")
@@ -161,6 +161,8 @@ def main(argv=None) -> int:
   p.add_argument("--seeds", type=int, nargs="+")
   p.add_argument("--sizes", type=int, nargs="+")
   p.add_argument("--sigmas", type=float, nargs="+")
+  p.add_argument("--sigma-mins", dest="sigma_mins", type=float, nargs="+",
+                 help="smallest training noise levels (models with a noise range, e.g. relu_diffusion)")
   p.add_argument("--lams", type=float, nargs="+")
   p.add_argument("--learning-rates", dest="learning_rates", type=float, nargs="+")
   p.add_argument("--widths", type=int, nargs="+")

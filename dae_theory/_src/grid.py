@@ -1,0 +1,85 @@
+"""A sweep's grid: the Cartesian product of per-model values, as rows and as a ``ModelSpec``.
+
+The axes are seeds × sizes n × σ × σ_min × λ × learning rate × width p. σ_min is an axis only for
+models that read it (the diffusion model); the one-σ DAE's rows do not carry it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+
+from dae_theory._src import checks
+from dae_theory._src.config import TrainConfig
+from dae_theory._src.engine import ModelSpec, check_batch
+from dae_theory._src.models import Model
+
+GRID_AXES = ("seeds", "sizes", "sigmas", "sigma_mins", "lams", "learning_rates", "widths")
+SPEC_FIELDS = dict(seeds="seed", sizes="num_samples", sigmas="sigma", sigma_mins="sigma_min", lams="lam",
+                   learning_rates="learning_rate", widths="width")
+
+
+def make_grid(config: TrainConfig, num_rows: int, *, model: Model | None = None, seeds=(0,), sizes=None,
+              sigmas=None, sigma_mins=None, lams=None, learning_rates=None, widths=None) -> list[dict]:
+  """The Cartesian product of the axes (defaults from ``config`` and all rows), one dict per model.
+
+  Args:
+    config: the shared ``TrainConfig``; an axis left as None takes its value from it.
+    num_rows: rows N of the shared data (sizes default to N and may not exceed it).
+    model: the ``Model`` (default: ``config.model``); σ_min is an axis only when it reads it.
+    seeds, sizes, sigmas, sigma_mins, lams, learning_rates, widths: the axes' values.
+
+  Returns:
+    One dict per model with keys seed, num_samples, sigma, (sigma_min,) lam, learning_rate, width,
+    in the order of ``itertools.product`` over ``GRID_AXES``.
+  """
+  from dae_theory._src.models import get_model
+  model = get_model(config.model) if model is None else model
+  axes = dict(seeds=seeds, sizes=(num_rows,) if sizes is None else sizes,
+              sigmas=(config.sigma,) if sigmas is None else sigmas,
+              sigma_mins=(config.sigma_min,) if sigma_mins is None else sigma_mins,
+              lams=(config.lam,) if lams is None else lams,
+              learning_rates=(config.learning_rate,) if learning_rates is None else learning_rates,
+              widths=(config.width,) if widths is None else widths)
+  uses_sigma_min = "sigma_min" in model.sweep_fields
+  if sigma_mins is not None and not uses_sigma_min:
+    raise ValueError(f"sigma_mins applies to models that read sigma_min; model {model.name!r} does not")
+  for name, values in axes.items():
+    values = np.atleast_1d(np.asarray(values))
+    if values.size == 0:
+      raise ValueError(f"{name} must not be empty: a sweep grid needs at least one value on every axis")
+    axes[name] = values.tolist()
+  for s in axes["seeds"]:
+    checks.check_int("seeds", s, minimum=0)
+    if s >= 2 ** 32:
+      raise ValueError(f"seeds must be integers in [0, 2**32), got {s}")
+  for n in axes["sizes"]:
+    checks.check_int("sizes", n)
+    if n > num_rows:
+      raise ValueError(f"sizes must be at most the rows of x ({num_rows}), got {n}")
+    check_batch(config, n)
+  for w in axes["widths"]:
+    checks.check_int("widths", w)
+  for name in ("sigmas", "sigma_mins", "learning_rates"):
+    for v in axes[name]:
+      checks.check_scalar(name, v, positive=True)
+  for v in axes["lams"]:
+    checks.check_scalar("lams", v, nonnegative=True)
+  if uses_sigma_min:
+    for lo in axes["sigma_mins"]:
+      for hi in axes["sigmas"]:
+        if not lo < hi:
+          raise ValueError(f"sigma_mins must be below every value of sigmas (the largest noise level), "
+                           f"got sigma_min {lo} >= sigma {hi}")
+  names = [a for a in GRID_AXES if uses_sigma_min or a != "sigma_mins"]
+  return [{SPEC_FIELDS[a]: v for a, v in zip(names, combo)} for combo in itertools.product(*(axes[a] for a in names))]
+
+
+def grid_specs(rows: Sequence[dict]) -> ModelSpec:
+  """The rows as one ``ModelSpec`` of host arrays with a leading model axis."""
+  col = lambda f, dt, default=None: np.asarray([r.get(f, default) for r in rows], dt)
+  return ModelSpec(col("seed", np.uint32), col("num_samples", np.int32), col("sigma", np.float32),
+                   col("lam", np.float32), col("learning_rate", np.float32), col("width", np.int32),
+                   col("sigma_min", np.float32, 0.0))

@@ -1,0 +1,119 @@
+"""The multi-noise ReLU diffusion model: reduces to the one-σ DAE, trains in the engine, sweeps."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+import dae_theory as dt
+
+
+@pytest.fixture
+def points():
+  return np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(0), 4, 16, norm_range=(2.5, 3.5)))
+
+
+def test_gate_off_skip_off_fixed_sigma_is_the_one_sigma_dae(x64):
+  """Paper eq. (6) is the diffusion objective at one noise level with g ≡ 0 and s = 0: loss and gradient."""
+  rng = np.random.default_rng(0)
+  x, noise = rng.normal(size=(6, 10)), rng.normal(size=(6, 10))
+  params = dt.init_diffusion_params(jax.random.key(1), 10, 7, gate=False, skip=False, dtype=jnp.float64)
+  dae = dt.DAEParams(params.w1)
+  sigma, lam = 0.3, 1e-2
+  loss = lambda p: dt.diffusion_loss_given_noise(p, x, noise, jnp.full((6,), sigma), lam)
+  ref = lambda q: dt.dae_loss_given_noise(q, x, noise, sigma, lam)
+  np.testing.assert_allclose(loss(params), ref(dae), rtol=1e-12)
+  np.testing.assert_allclose(jax.grad(loss)(params).w1, jax.grad(ref)(dae).w1, rtol=1e-10, atol=1e-12)
+  untied = dt.init_diffusion_params(jax.random.key(1), 10, 7, tied=False, gate=False, skip=False, dtype=jnp.float64)
+  np.testing.assert_allclose(dt.diffusion_loss_given_noise(untied, x, noise, jnp.full((6,), sigma), lam),
+                             dt.dae_loss_given_noise(dt.DAEParams(untied.w1, untied.w2), x, noise, sigma, lam),
+                             rtol=1e-12)
+
+
+def test_at_initialisation_the_gate_is_one_and_the_skip_zero():
+  params = dt.init_diffusion_params(jax.random.key(0), 12, 5, time_hidden=16)
+  y = jax.random.normal(jax.random.key(1), (12,))
+  for sigma in (0.02, 0.3, 2.0):
+    np.testing.assert_array_equal(dt.time_gate(params, sigma), jnp.ones(5))
+    np.testing.assert_allclose(dt.diffusion_apply(params, y, sigma), dt.dae_apply(dt.DAEParams(params.w1), y),
+                               rtol=1e-6)
+  assert float(params.skip) == 0.0
+  bound = (6.0 / 12) ** 0.5  # Kaiming-uniform with ReLU gain, the authors' encoder init
+  assert float(jnp.max(jnp.abs(params.w1))) <= bound and float(jnp.max(jnp.abs(params.w1))) > 0.8 * bound
+
+
+def test_codes_hooks_and_the_batched_denoiser():
+  params = dt.init_diffusion_params(jax.random.key(0), 8, 6, time_hidden=4)
+  params = params._replace(gate=jax.tree.map(lambda a: a + 0.1, params.gate), skip=jnp.float32(0.2))
+  x = jax.random.normal(jax.random.key(1), (5, 8))
+  sigma = 0.5
+  denoise = dt.diffusion_denoiser(params)
+  expected = jax.vmap(dt.diffusion_apply, in_axes=(None, 0, None))(params, x, sigma)
+  np.testing.assert_allclose(denoise(x, sigma), expected, rtol=1e-6)
+  out, codes = dt.diffusion_denoiser(params, with_code=True)(x, sigma)
+  np.testing.assert_allclose(out, expected, rtol=1e-6)
+  np.testing.assert_allclose(codes["ungated"], jax.nn.relu(x @ params.w1), rtol=1e-6)
+  np.testing.assert_allclose(codes["gated"], codes["ungated"] * dt.time_gate(params, sigma)[None], rtol=1e-6)
+  # A hook that adds a·v shifts the output by a·W v; the identity hook changes nothing.
+  v = jnp.arange(6.0)
+  steered = dt.diffusion_denoiser(params, code_hook=lambda h, s: h + 0.5 * v)(x, sigma)
+  np.testing.assert_allclose(steered - expected, jnp.broadcast_to(0.5 * params.w1 @ v, (5, 8)), rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_array_equal(dt.diffusion_denoiser(params, code_hook=lambda h, s: h)(x, sigma), denoise(x, sigma))
+  with pytest.raises(ValueError, match="code_hook must return the code's shape"):
+    dt.diffusion_apply(params, x[0], sigma, code_hook=lambda h, s: h[:3])
+
+
+def test_training_noise_levels_are_log_uniform():
+  sig = np.asarray(dt.log_uniform_sigmas(jax.random.key(0), 20_000, 0.02, 2.0))
+  assert sig.min() >= 0.02 and sig.max() <= 2.0
+  u = (np.log(sig) - np.log(0.02)) / (np.log(2.0) - np.log(0.02))
+  assert scipy.stats.kstest(u, "uniform").pvalue > 1e-3
+
+
+def test_the_memorizing_recipe_stores_each_training_point(points):
+  """Few pairwise-obtuse points, full batch, RMSprop with coupled decay (the authors' memorizing
+  recipe, shortened): one unit per point, its column pointing at the point (cosine > 0.99)."""
+  cfg = dt.preset("diffusion_memorizing_cpu", width=12, time_hidden=32, steps=3000, log_every=500,
+                  learning_rate=3e-3)
+  res = dt.train(points, cfg, seed=0)
+  w = np.asarray(res.params.w1)
+  norms = np.linalg.norm(w, axis=0)
+  cos = (points @ w) / (np.linalg.norm(points, axis=1)[:, None] * np.maximum(norms, 1e-12)[None])
+  best = cos.max(axis=1)
+  assert best.min() > 0.99, best
+  # It denoises its own points: at σ = 0.05 the output is within 10 % of the clean point.
+  y = points + 0.05 * np.asarray(jax.random.normal(jax.random.key(3), points.shape))
+  rel = np.linalg.norm(dt.diffusion_denoiser(res.params)(y, 0.05) - points, axis=1) / np.linalg.norm(points, axis=1)
+  assert rel.max() < 0.1, rel
+
+
+def test_a_diffusion_sweep_equals_each_model_trained_alone(points, tmp_path):
+  cfg = dt.preset("diffusion_generalizing_cpu", width=5, time_hidden=8, steps=200, log_every=100, batch_size=3,
+                  decay_steps=0)
+  sweep = dt.train_sweep(points, cfg, seeds=(0, 1), widths=(3, 5), sigma_mins=(0.02, 0.1), results_dir=tmp_path / "r")
+  assert len(sweep.grid) == 8 and {"sigma_min", "sigma"} <= set(sweep.grid[0])
+  for i, row in enumerate(sweep.grid):
+    alone = dt.train(points, cfg.replace(width=row["width"], sigma_min=row["sigma_min"]), seed=row["seed"])
+    for a, b in zip(jax.tree.leaves(sweep.model(i)), jax.tree.leaves(alone.params)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    if row["width"] < 5:  # padded units and their gate outputs stay exactly 0
+      assert np.all(sweep.params.w1[i][:, row["width"]:] == 0)
+      assert np.all(sweep.params.gate["out"]["kernel"][i][:, row["width"]:] == 0)
+  again = dt.train_sweep(points, cfg, seeds=(0, 1), widths=(3, 5), sigma_mins=(0.02, 0.1), results_dir=tmp_path / "r")
+  for a, b in zip(jax.tree.leaves(sweep.params), jax.tree.leaves(again.params)):
+    np.testing.assert_array_equal(a, b)  # loaded from the store
+
+
+def test_bad_diffusion_arguments_are_named():
+  params = dt.init_diffusion_params(jax.random.key(0), 4, 3, time_hidden=2)
+  x = np.ones((2, 4), np.float32)
+  with pytest.raises(ValueError, match="sigmas must have 2 entries"):
+    dt.diffusion_loss_given_noise(params, x, x, np.ones(3, np.float32), 0.0)
+  with pytest.raises(ValueError, match="noise must have the shape of x"):
+    dt.diffusion_loss_given_noise(params, x, x[:1], np.ones(2, np.float32), 0.0)
+  with pytest.raises(ValueError, match="params must be a DiffusionParams"):
+    dt.diffusion_denoiser(dt.DAEParams(params.w1))
+  with pytest.raises(ValueError, match="y must have shape"):
+    dt.diffusion_apply(params, x, 0.1)
