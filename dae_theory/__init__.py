@@ -47,6 +47,17 @@ from dae_theory._src.datasets import (
     load_digits,
     load_fashion_mnist,
 )
+from dae_theory._src.generated import (
+    Agreement,
+    FractionEstimate,
+    ModeFrequencies,
+    SampleEvaluation,
+    evaluate_samples,
+    memorized_fraction,
+    mixture_log_likelihood,
+    mode_frequencies,
+    two_model_agreement,
+)
 from dae_theory._src.empirical import EmpiricalPosterior, empirical_denoiser, empirical_posterior
 from dae_theory._src.loss import (
     dae_loss,
@@ -138,6 +149,8 @@ __all__ = [
     "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train", "train_model",
     "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
     "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
+    "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
+    "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",
     "DiffusionParams", "init_diffusion_params", "diffusion_apply", "diffusion_code", "diffusion_representation",
     "diffusion_denoiser", "diffusion_loss_given_noise", "log_uniform_sigmas", "time_gate",
     "train_sweep", "SweepResult", "make_grid", "default_mesh",
