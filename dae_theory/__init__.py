@@ -90,6 +90,9 @@ from dae_theory._src.regimes import (
     nearest_neighbour_ratio,
     predicted_regime,
 )
+from dae_theory._src.results_io import load_json, load_npz, run_parts, save_json, save_npz
+from dae_theory._src.sampling import METHODS as SAMPLER_METHODS
+from dae_theory._src.sampling import Trajectory, geometric_sigmas, sample, sample_trajectory
 from dae_theory._src.sweep import SweepResult, default_mesh, train_sweep
 from dae_theory._src.grid import make_grid
 from dae_theory._src.theory import (
@@ -149,6 +152,8 @@ __all__ = [
     "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train", "train_model",
     "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
     "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
+    "save_json", "load_json", "save_npz", "load_npz", "run_parts",
+    "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
     "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
     "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",
     "DiffusionParams", "init_diffusion_params", "diffusion_apply", "diffusion_code", "diffusion_representation",
