@@ -75,6 +75,18 @@ from dae_theory._src.mixture import (
     wiener_denoiser,
 )
 from dae_theory._src.model import DAEParams, dae_apply, init_params, representation
+from dae_theory._src.population import (
+    HiddenMoments,
+    PopulationMinimum,
+    bivariate_normal_cdf,
+    hidden_moments,
+    minimize_population_loss,
+    population_error,
+    population_loss,
+    relu_cross_moment,
+    relu_mean,
+    relu_second_moment,
+)
 from dae_theory._src.regimes import (
     BOUNDARY,
     REGIMES,
@@ -153,6 +165,8 @@ __all__ = [
     "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
     "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
     "save_json", "load_json", "save_npz", "load_npz", "run_parts",
+    "population_loss", "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss",
+    "PopulationMinimum", "bivariate_normal_cdf", "relu_mean", "relu_second_moment", "relu_cross_moment",
     "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
     "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
     "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",

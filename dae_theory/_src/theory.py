@@ -90,8 +90,20 @@ def memorization_scales(x, sigma, lam) -> np.ndarray:
   return np.sqrt((sq - n * lam) / (sq ** 2 + sigma ** 2 * sq))
 
 
-def memorization_weights(x, sigma, lam, width: int) -> np.ndarray:
+def memorization_weights(x, sigma, lam, width: int, *, exact: bool = False, gtol: float = 1e-9,
+                         max_iter: int = 1000) -> np.ndarray:
   """W_mem = (r_1 x_1, …, r_n x_n, 0, …, 0) ∈ ℝ^{d×p}, the Cor 3.2 local minimiser (W2 = W1).
+
+  Cor 3.2 assumes that only the own unit of each noisy input fires. With ``exact=True`` that
+  assumption is dropped: W_mem is the starting point of L-BFGS (``optax.lbfgs``, zoom line
+  search) on the exact population loss of eq. (6) (``population_loss``: the expectation over ε
+  in closed form, every ReLU event included), run in float64 (``jax.enable_x64``; float32 where
+  JAX lacks it), over the tied W. It stops when the gradient norm ‖∇L‖₂ ≤ ``gtol`` and warns
+  (``RuntimeWarning``) if ``max_iter`` iterations did not get there. The zero columns stay zero
+  and the stored columns keep their order. Where other units fire (moderate σ relative to the
+  margins), the exact minimiser's columns still point at their samples (cosine > 0.999) but are
+  shorter than r_i‖x_i‖: by 4.5–11.4 % for 8 regular-simplex points of norms 1.9–3.5 in d = 40 at
+  σ = 1, λ = 1e-3, p = 12 (tests/test_population.py).
 
   Args:
     x: (n, d) training samples (pairwise obtuse for the corollary to apply; see
@@ -99,6 +111,8 @@ def memorization_weights(x, sigma, lam, width: int) -> np.ndarray:
     sigma: noise level σ > 0.
     lam: weight decay λ ≥ 0 with nλ < min ‖x_i‖².
     width: p ≥ n.
+    exact: refine to a minimiser of the exact population loss (default: the closed form).
+    gtol, max_iter: stopping rule of the refinement (only with ``exact``).
 
   Returns:
     (d, p) float64 weights; columns n..p−1 are zero.
@@ -110,7 +124,19 @@ def memorization_weights(x, sigma, lam, width: int) -> np.ndarray:
     raise ValueError(f"width must be at least the number of samples n = {n} to store each one, got {width}")
   w = np.zeros((d, width))
   w[:, :n] = (memorization_scales(x, sigma, lam)[:, None] * x).T
-  return w
+  if not exact:
+    return w
+  import jax
+  import jax.numpy as jnp
+
+  from dae_theory._src.model import DAEParams
+  from dae_theory._src.population import minimize_population_loss, _x64_context
+
+  with _x64_context():
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)  # float32 where x64 could not be enabled
+    result = minimize_population_loss(DAEParams(jnp.asarray(w, dtype)), jnp.asarray(x, dtype), sigma, lam,
+                                      gtol=gtol, max_iter=max_iter)
+    return np.asarray(result.params.w1, np.float64)
 
 
 def memorization_loss(x, sigma, lam) -> float:
