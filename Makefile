@@ -45,6 +45,13 @@ figures: install
 	$(PY) experiments/plot_regime_transition.py --results $(RESULTS)/regime_transition --out figures/regime_transition.png
 	$(PY) experiments/fashion_mnist_regimes.py --out $(RESULTS)/fashion_mnist_regimes
 	$(PY) experiments/plot_fashion_mnist_regimes.py --results $(RESULTS)/fashion_mnist_regimes --out figures/fashion_mnist_regimes.png
+	$(PY) experiments/diffusion_fashion_mnist.py --out $(RESULTS)/diffusion_fashion_mnist
+	$(PY) experiments/plot_diffusion_fashion_mnist.py --results $(RESULTS)/diffusion_fashion_mnist \
+	  --out figures/diffusion_fashion_mnist.png
+	$(PY) experiments/diffusion_transition.py --out $(RESULTS)/diffusion_transition
+	$(PY) experiments/plot_diffusion_transition.py --results $(RESULTS)/diffusion_transition \
+	  --out figures/diffusion_transition.png
+	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc docs/diffusion.md --keep-sources docs/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

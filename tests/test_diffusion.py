@@ -63,6 +63,9 @@ def test_codes_hooks_and_the_batched_denoiser():
   np.testing.assert_array_equal(dt.diffusion_denoiser(params, code_hook=lambda h, s: h)(x, sigma), denoise(x, sigma))
   with pytest.raises(ValueError, match="code_hook must return the code's shape"):
     dt.diffusion_apply(params, x[0], sigma, code_hook=lambda h, s: h[:3])
+  bad = dt.diffusion_denoiser(params, code_hook=lambda h, s: jnp.concatenate([h, h]))
+  with pytest.raises(ValueError, match="code_hook must return the code's shape"):
+    dt.sample(bad, jax.random.key(0), (5, 8), dt.geometric_sigmas(1.0, 0.1, 4))
 
 
 def test_training_noise_levels_are_log_uniform():

@@ -1,4 +1,4 @@
-"""The corollaries, checked by training from random initialisation (settings: TRAINING-NOTES.md).
+"""The corollaries, checked by training from random initialisation (settings measured before the package existed).
 
 Each test trains a few seeds in one compiled sweep and asserts the corollary's quantitative
 prediction with the tolerance stated in the issue.
@@ -132,7 +132,7 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   so Cor 3.4's blocks have one zero column each. With p_k = 3 exactly (p = 12) the best score
   reaches AUROC 0.89–0.97 (3 seeds), against 0.97–1.00 here.
 
-  Training: Adam 1e-2 (large steps resolve split columns, TRAINING-NOTES), cosine decay over the
+  Training: Adam 1e-2 (large steps resolve split columns), cosine decay over the
   last 5k of 10k steps, batches of 256. Asserted: each duplicate has a column with cosine > 0.9 and
   norm within 10 % of the Cor 3.4 value; on every mode f matches the block's linear map M_k within
   5 % (held-out noisy inputs of that mode); the best scale-free spikiness score separates noisy

@@ -19,7 +19,7 @@ _TINY = 1e-30
 
 
 # ----------------------------------------------------------------------------------------------
-# Representation measures (paper §6, SPEC §6), per code h ∈ ℝ^p
+# Representation measures (the paper's Std(h) score, Fig 4, and scale-free companions), per code h ∈ ℝ^p
 # ----------------------------------------------------------------------------------------------
 
 
@@ -104,7 +104,7 @@ def auroc(scores_positive, scores_negative) -> float:
 
 def tpr_at_fpr(scores_positive, scores_negative, fpr: float = 0.01) -> float:
   """True-positive rate at the threshold t = the (1 − fpr) quantile of the negative scores:
-  the fraction of positives with score > t (the authors' TPR@1%FPR, SPEC §9)."""
+  the fraction of positives with score > t (the authors' TPR@1%FPR, paper Table 1)."""
   checks.check_scalar("fpr", fpr, nonnegative=True)
   if fpr > 1:
     raise ValueError(f"fpr must be in [0, 1], got {fpr}")
@@ -129,7 +129,7 @@ class ColumnReport(NamedTuple):
     max_cosine: (p,) each column's largest cosine with the training samples (≈ 1: a stored sample).
     nearest_sample: (p,) index of that sample.
     antipodal_pairs: (q, 2) pairs (i, j) with cos(w_i, w_j) < −0.9 among columns of norm above
-      ``min_norm`` (each realises a linear rank-one map, SPEC §13 caveat).
+      ``min_norm`` (each realises a linear rank-one map, w[wᵀy]₊ − w[−wᵀy]₊ = wwᵀy).
   """
 
   norms: np.ndarray

@@ -164,7 +164,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # The authors' CelebA recipes (SPEC §3.2): pixel-mean MSE, PyTorch coupled weight decay on both
+    # The authors' CelebA recipes (their ReLU-DAE notebook): pixel-mean MSE, PyTorch coupled weight decay on both
     # tied sides, 50k steps, p = 100, σ = 0.2.
     "memorizing": TrainConfig(width=100, sigma=0.2, optimizer="rmsprop", learning_rate=1e-3, weight_decay=1e-2,
                               steps=50_000, batch_size=None, loss_convention="torch", tied_gradient="per_side",

@@ -131,6 +131,14 @@ def diffusion_representation(params: DiffusionParams, y: jax.Array, sigma) -> ja
 CodeHook = Callable[[jax.Array, jax.Array], jax.Array]  # (h (p,), σ) -> h' (p,)
 
 
+def _hooked(code_hook: CodeHook, h, sigma):
+  """code_hook(h, σ), checked (at trace time, before compiling) to keep the code's shape."""
+  h_new = code_hook(h, sigma)
+  if jnp.shape(h_new) != h.shape:
+    raise ValueError(f"code_hook must return the code's shape {h.shape}, got {jnp.shape(h_new)}")
+  return h_new
+
+
 def diffusion_apply(params: DiffusionParams, y: jax.Array, sigma, *,
                     code_hook: CodeHook | None = None) -> jax.Array:
   """x̂₀(y, σ) = W2 h + s · y with h = [W1ᵀy]₊ ⊙ exp(g(log σ)), shape (d,).
@@ -144,10 +152,7 @@ def diffusion_apply(params: DiffusionParams, y: jax.Array, sigma, *,
   """
   h = diffusion_representation(params, y, sigma)
   if code_hook is not None:
-    h_new = code_hook(h, sigma)
-    if jnp.shape(h_new) != h.shape:
-      raise ValueError(f"code_hook must return the code's shape {h.shape}, got {jnp.shape(h_new)}")
-    h = h_new
+    h = _hooked(code_hook, h, sigma)
   out = jnp.dot(params.decoder, h, precision=HIGHEST)
   return out if params.skip is None else out + params.skip * y
 
@@ -166,7 +171,7 @@ def diffusion_denoiser(params: DiffusionParams, *, code_hook: CodeHook | None = 
     code = diffusion_code(params, y)
     h = code * time_gate(params, sigma)
     if code_hook is not None:
-      h = code_hook(h, sigma)
+      h = _hooked(code_hook, h, sigma)
     out = jnp.dot(params.decoder, h, precision=HIGHEST)
     out = out if params.skip is None else out + params.skip * y
     return out, {"gated": h, "ungated": code}

@@ -104,7 +104,7 @@ def dae_loss(params: DAEParams, x: jax.Array, sigma, lam, *, key: jax.Array, num
 
 
 def lam_from_torch_weight_decay(weight_decay, dim: int):
-  """λ of eq. (6) equivalent to the authors' PyTorch setting: λ = d · wd / 2 (SPEC §3.2).
+  """λ of eq. (6) equivalent to the authors' PyTorch setting: λ = d · wd / 2.
 
   The authors minimise ``MSELoss`` (mean over the batch AND the d pixels) with PyTorch's
   coupled L2 weight decay ``wd`` (``grad += wd · W``) on each of the encoder and the tied

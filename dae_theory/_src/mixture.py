@@ -156,7 +156,7 @@ def _gmm_posterior_batch(y, mixture, sigma):
 
 
 def gmm_posterior(y, mixture: GaussianMixture, sigma) -> MixturePosterior:
-  """Tweedie posterior mean and mode responsibilities under a Gaussian mixture (SPEC §4).
+  """Tweedie posterior mean and mode responsibilities under a Gaussian mixture (paper eq. 4 with Tweedie's formula).
 
       f_gt(y) = Σ_k π_k(y) [μ_k + Σ_k (Σ_k + σ²I)⁻¹ (y − μ_k)] = y − σ² Σ_k π_k(y) (Σ_k + σ²I)⁻¹ (y − μ_k),
       π_k(y) ∝ ρ_k N(y; μ_k, Σ_k + σ²I)   (normalised by log-sum-exp).
@@ -184,7 +184,7 @@ def gmm_posterior(y, mixture: GaussianMixture, sigma) -> MixturePosterior:
 
 
 def gmm_denoiser(y, mixture: GaussianMixture, sigma) -> jax.Array:
-  """Ground-truth denoiser f_gt(y) = E[x | x + σε = y] for a Gaussian mixture (SPEC §4).
+  """Ground-truth denoiser f_gt(y) = E[x | x + σε = y] for a Gaussian mixture (paper eq. 4).
 
   See ``gmm_posterior`` for the formula. y: (d,) or (m, d); returns the same shape.
   """

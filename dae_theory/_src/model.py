@@ -54,7 +54,7 @@ def init_params(key: jax.Array, dim: int, width: int, *, tied: bool = True, scal
   """Initial weights, i.i.d. U(−scale, scale) with default scale 1/√d.
 
   The default matches PyTorch's ``nn.Linear(d, p)`` init used by the authors' code
-  (SPEC §2.2: U(±1/√1024) at d = 1024). Column j does not depend on p: ``init_params(key, d, p)``
+  (their ReLU-DAE notebook: U(±1/√1024) at d = 1024). Column j does not depend on p: ``init_params(key, d, p)``
   equals the first p columns of ``init_params(key, d, p')`` for p' > p.
 
   Args:

@@ -266,7 +266,7 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equ
     3. Otherwise "boundary": e.g. 1 < n_k ≤ p_k, where a block can hold the span of its few
        samples and neither corollary describes the result.
   The α-part of Definition 3.1 (small spread) is not thresholded: the margin γ needs constants
-  the paper does not define (SPEC §5); report ``separability`` alongside.
+  the paper's main text does not define (Def 3.1, App. D.2); report ``separability`` alongside.
 
   Args:
     x: (n, d) training samples (duplicates allowed).

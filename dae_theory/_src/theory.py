@@ -368,7 +368,7 @@ def block_linear_loss(mixture: GaussianMixture, sigma, widths: Sequence[int]) ->
 
 
 def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int]) -> float:
-  """Cor 3.3's λ → 0 expression as transcribed (SPEC §5), without the C_k p_k/(σ² n_k) term:
+  """Cor 3.3's λ → 0 expression as printed in the paper, without the C_k p_k/(σ² n_k) term:
 
       Σ_k ρ_k [ Σ_{j ≤ p_k} e_j σ⁴ / (e_j + σ²)² + Σ_{j > p_k} e_j ].
 
