@@ -40,3 +40,17 @@ def test_cli_bad_input_is_a_clear_error(tmp_path):
   bad = subprocess.run(ARGS + ["--out", str(tmp_path / "y"), "--host-devices", "0"], capture_output=True, text=True,
                        timeout=300)
   assert bad.returncode == 2 and "--host-devices must be an integer >= 1" in bad.stderr
+
+
+def test_cli_sweeps_the_diffusion_model_over_its_noise_range(tmp_path):
+  out = tmp_path / "diffusion"
+  args = [sys.executable, "-m", "dae_theory", "sweep", "--data", "obtuse", "--data-set", "num=4", "--data-set",
+          "dim=6", "--preset", "diffusion_memorizing_cpu", "--set", "steps=100", "--set", "log_every=50", "--set",
+          "width=5", "--set", "time_hidden=8", "--sigma-mins", "0.02", "0.1", "--out", str(out), "--host-devices", "1"]
+  run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+  assert run.returncode == 0, run.stderr
+  meta = json.loads((out / "chunk_00000.json").read_text())
+  assert meta["model"] == "relu_diffusion" and [m["sigma_min"] for m in meta["models"]] == [0.02, 0.1]
+  arrays = np.load(out / "chunk_00000.npz")
+  assert {"w1", "skip", "gate/out/kernel", "loss_history"} <= set(arrays.files)
+  assert arrays["gate/out/kernel"].shape == (2, 8, 5)

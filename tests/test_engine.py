@@ -121,6 +121,8 @@ def test_a_user_model_trains_with_the_engine():
   optimum = top @ np.diag(evals[-2:] / (evals[-2:] + 0.25)) @ top.T
   learned = np.asarray(res.params["w"] @ res.params["w"].T)
   assert np.linalg.norm(learned - optimum) / np.linalg.norm(optimum) < 0.02  # Monte Carlo noise of 8 draws/step
+  looped = dt.train_model(linear._replace(loop_on_cpu="python"), x, cfg, seed=0)  # the model picks its loop
+  np.testing.assert_allclose(looped.params["w"], res.params["w"], rtol=1e-4, atol=1e-6)
   sweep = dt.train_sweep(x, cfg, model=linear, seeds=(0,), widths=(1, 2))
   np.testing.assert_allclose(sweep.model(1)["w"], res.params["w"], rtol=1e-4, atol=1e-5)
   assert np.all(np.asarray(sweep.params["w"][0, :, 1:]) == 0)  # the padded unit stays exactly 0

@@ -44,6 +44,9 @@ class Model(NamedTuple):
     merge_updates: (updates, cfg) -> updates shaped like params (default: updates itself).
     cut_width: (params, width) -> one model's parameters cut to its own width.
     sweep_fields: the ``ModelSpec`` fields the model reads besides seed, n, λ, lr and width.
+    loop_on_cpu: the engine's loop for this model on CPU: "scan" (one compiled program; fastest
+      for matrix models) or "python" (a Python loop over the jitted step: XLA:CPU runs
+      convolutions about 40× slower inside a loop). Other backends always scan.
   """
 
   name: str
@@ -54,6 +57,7 @@ class Model(NamedTuple):
   merge_updates: Callable | None = None
   cut_width: Callable | None = None
   sweep_fields: tuple[str, ...] = ()
+  loop_on_cpu: str = "scan"
 
 
 # ----------------------------------------------------------------------------------------------
