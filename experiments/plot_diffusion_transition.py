@@ -31,7 +31,7 @@ def main():
   parser.add_argument("--out", default="figures/diffusion_transition.png")
   args = parser.parse_args()
   names = [n for n in DATASETS if (Path(args.results) / f"{n}.npz").exists()]
-  fig, axes = plt.subplots(len(names), 3, figsize=(12, 3.6 * len(names)), squeeze=False)
+  fig, axes = plt.subplots(len(names), 3, figsize=(12.5, 3.8 * len(names)), squeeze=False)
   for row, name in zip(axes, names):
     with np.load(Path(args.results) / f"{name}.npz") as r:
       steps = np.unique(r["step"])
@@ -39,7 +39,7 @@ def main():
       final = r["step"] == steps.max()
       ax = row[0]
       n, emp = _curve(r, final, "emp_memorized_scale_free")
-      ax.plot(n, emp, "k--", color=EMP_COLOUR, label="f_emp sampler (same n)")
+      ax.plot(n, emp, "--", color=EMP_COLOUR, label="f_emp sampler (same n)")
       for colour, p in zip(WIDTH_COLOURS, widths):
         for step in steps:
           mask = (r["width"] == p) & (r["step"] == step)
@@ -48,8 +48,8 @@ def main():
           ax.plot(n, frac, "o-" if last else "-", color=colour, alpha=1.0 if last else 0.25 + 0.5 * step / steps.max(),
                   ms=3, lw=1.6 if last else 1.0, label=f"network, p = {p}, step {step}" if last else None)
       ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="training-set size n",
-             ylabel="memorised samples (d₁/d₂ < 1/3, unit-norm)")
-      ax.set_title(f"{DATASETS[name]}: copies among 500 samples\n(faint lines: earlier training snapshots "
+             ylabel="memorised (d₁/d₂ < 1/3, unit-norm)")
+      ax.set_title(f"{DATASETS[name]}\ncopies among 500 samples (faint: steps "
                    f"{', '.join(str(s) for s in steps[:-1])})", fontsize=9)
       ax.legend(fontsize=7)
       ax = row[1]
@@ -58,7 +58,7 @@ def main():
         ax.plot(n, ratio, "o-", color=colour, ms=3, label=f"p = {p}")
       ax.axhline(1.0, color="grey", lw=0.8)
       ax.set(xscale="log", yscale="log", xlabel="training-set size n", ylabel="held-out / training denoising error")
-      ax.set_title("denoising error at σ = 0.2, held-out over training\n(no sampler needed)", fontsize=9)
+      ax.set_title("denoising error at σ = 0.2,\nheld-out over training (no sampler)", fontsize=9)
       ax.legend(fontsize=7)
       ax = row[2]
       for colour, p in zip(WIDTH_COLOURS, widths):
@@ -68,7 +68,7 @@ def main():
         ax.plot(n, rel, "s:", color=colour, ms=3, label=f"p = {p}, Euler (same start)")
       ax.set(xscale="log", ylim=(0, None), xlabel="training-set size n (each of the two models)",
              ylabel="mean ‖a − b‖ / mean norm")
-      ax.set_title("two models on disjoint halves, sampled from the same noise\n(0: the same samples)", fontsize=9)
+      ax.set_title("two models on disjoint halves, same noise\n(0: the same samples)", fontsize=9)
       ax.legend(fontsize=7)
   fig.suptitle("The multi-noise ReLU diffusion model: copying of the training set against n", fontsize=11)
   fig.tight_layout()

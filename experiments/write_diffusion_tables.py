@@ -94,10 +94,10 @@ TABLES = {
 def render(doc: str, results: Path) -> str:
   """``doc`` with every marked table replaced by the one the results give."""
   for name, make in TABLES.items():
-    pattern = re.compile(rf"(<!-- {name} -->\n).*?(\n<!-- /{name} -->)", re.S)
+    pattern = re.compile(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", re.S)
     if not pattern.search(doc):
       raise ValueError(f"the document has no <!-- {name} --> … <!-- /{name} --> block")
-    doc = pattern.sub(lambda m: m.group(1) + make(results) + m.group(2), doc)
+    doc = pattern.sub(lambda m: m.group(1) + make(results) + "\n" + m.group(2), doc)
   return doc
 
 
