@@ -2,7 +2,9 @@
 measured in the same run (median of repetitions). Writes benchmarks/results.json and the table in
 BENCHMARKS.md.
 
-Run: .venv/bin/python benchmarks/bench.py [--quick]
+Run: .venv/bin/python benchmarks/bench.py [--quick] [--diffusion | --accelerator]
+(--diffusion: only the diffusion model's rows, into benchmarks/results-diffusion.json and their own
+table; the full run includes them.)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dae_theory._src import empirical as emp
 from dae_theory._src.results_io import save_json
 from dae_theory._src.config import NOISE_SAMPLERS
 from dae_theory._src.engine import compiler_options
+from dae_theory._src.diffusion import diffusion_objective
 from dae_theory._src.models import dae_data_term
 
 HERE = Path(__file__).resolve().parent
@@ -98,7 +101,7 @@ def torch_available() -> bool:
 def torch_tied_dae(d: int, p: int, tied_gradient: str, dtype=None):
   """The authors' tied ReLU-DAE in PyTorch: (forward, Parameters to optimise).
 
-  tied_gradient: "per_side" (the notebook's mechanics, SPEC §2.2: an encoder and a decoder
+  tied_gradient: "per_side" (the notebook's mechanics: an encoder and a decoder
   ``nn.Linear`` whose two Parameters share one storage, each with its own gradient, optimiser state
   and decay; what the ``generalizing`` and ``memorizing`` presets train) or "joint" (the encoder's
   Parameter used on both sides).
@@ -322,6 +325,245 @@ def accelerator_bench(quick: bool) -> dict:
   return out
 
 
+# ----------------------------------------------------------------------------------------------
+# The multi-noise ReLU diffusion model (``--diffusion``, and part of the full run)
+# ----------------------------------------------------------------------------------------------
+
+DIFF_P = DIFF_H = 256  # width p and the time MLP's hidden width H of the authors' diffusion recipes
+DIFF_M, DIFF_FEMP_M = 1000, 200  # samples drawn by the network sampler and by the f_emp sampler
+DIFF_GRID = (2.0, 0.02, 60)  # the authors' grid: geometric_sigmas(2.0, 0.02, 60), 60 sampler steps
+DIFF_FEMP_SIZES = (10_000, 60_000)
+DIFF_FEMP_LEVELS = 10  # the f_emp sampler's timing grid: 10 levels 2 → 0.02 (a step costs the same at every σ)
+
+
+def diffusion_step_flops(b: int = B, d: int = D, p: int = DIFF_P, hidden: int = DIFF_H) -> int:
+  """FLOPs of the products in one training step: the five (b·d·p) GEMMs of the tied ReLU layer
+  (encoder, decoder, the two weight gradients and the code's gradient) and three (b·H·p) of the
+  time MLP's last layer (forward, its weight gradient, its input gradient)."""
+  return 2 * b * p * (5 * d + 3 * hidden)
+
+
+def diffusion_config(steps: int, log_every: int = 50):
+  """The ``diffusion_generalizing_cpu`` recipe (Adam lr 1e-3, coupled decay 5e-4 on every parameter,
+  batch 256, σ log-uniform on [0.02, 2], pixel-mean MSE) for ``steps`` steps at a constant learning
+  rate: the recipe's cosine decay is off, as in the PyTorch loop it is timed against (no scheduler)."""
+  return dt.preset("diffusion_generalizing_cpu", steps=steps, decay_steps=0, log_every=log_every)
+
+
+def torch_diffusion_model(d: int, p: int, hidden: int, dtype=None):
+  """The authors'-style multi-noise ReLU diffusion model in PyTorch (the library's
+  ``diffusion_apply``): an ``nn.Linear(d, p, bias=False)`` encoder whose weight E (p × d, PyTorch's
+  (out, in)) is reused transposed as the decoder (the library's W = Eᵀ), the time MLP
+  ``nn.Sequential(Linear(1, H), ReLU, Linear(H, p))`` on log σ with its last layer zeroed, and a
+  scalar skip s: x̂₀ = ([y Eᵀ]₊ ⊙ exp(g(log σ))) E + s·y."""
+  import torch
+  from torch import nn
+
+  class ReLUDiffusion(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.encoder = nn.Linear(d, p, bias=False)
+      nn.init.kaiming_uniform_(self.encoder.weight, nonlinearity="relu")  # U(±√(6/d)), as the library
+      self.time = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, p))
+      nn.init.zeros_(self.time[2].weight)
+      nn.init.zeros_(self.time[2].bias)
+      self.skip = nn.Parameter(torch.zeros(()))
+
+    def forward(self, y, log_sigma):  # y (b, d), log_sigma (b, 1)
+      h = torch.relu(self.encoder(y)) * torch.exp(self.time(log_sigma))
+      return h @ self.encoder.weight + self.skip * y
+
+  return ReLUDiffusion().to(dtype or torch.get_default_dtype())
+
+
+def torch_diffusion_to_jax(model, dtype=jnp.float32):
+  """The PyTorch model's parameters as the library's ``DiffusionParams`` (W = Eᵀ, flax kernels
+  (in, out) = PyTorch weights transposed)."""
+  a = lambda t: jnp.asarray(t.detach().numpy(), dtype)
+  dense = lambda layer: {"kernel": a(layer.weight).T, "bias": a(layer.bias)}
+  return dt.DiffusionParams(w1=a(model.encoder.weight).T, gate={"hidden": dense(model.time[0]),
+                                                                 "out": dense(model.time[2])},
+                            skip=a(model.skip))
+
+
+def torch_diffusion_train_call(x: np.ndarray, cfg, steps: int, threads: int | None = None):
+  """The authors'-style diffusion loop (``torch_diffusion_model``; per step a minibatch drawn
+  uniformly with replacement, σ log-uniform per row, y = x + σε, ``MSELoss``, Adam(lr,
+  weight_decay, foreach=True)) as a callable that runs ``steps`` steps on ``threads`` threads
+  (default: one per core, PyTorch's default), for ``median_times``."""
+  import torch
+
+  threads = threads or os.cpu_count() or 1
+  torch.manual_seed(1)
+  data = torch.from_numpy(x)
+  model = torch_diffusion_model(x.shape[1], cfg.width, cfg.time_hidden)
+  opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, foreach=True)
+  loss_fn = torch.nn.MSELoss()
+  lo, hi, b = float(np.log(cfg.sigma_min)), float(np.log(cfg.sigma)), cfg.batch_size
+
+  def run():
+    torch.set_num_threads(threads)  # per call: the loops with other thread counts run in the same rounds
+    for _ in range(steps):
+      xb = data[torch.randint(0, data.shape[0], (b,))]
+      log_sigma = lo + (hi - lo) * torch.rand(b, 1)
+      y = xb + torch.exp(log_sigma) * torch.randn_like(xb)
+      loss = loss_fn(model(y, log_sigma), xb)
+      opt.zero_grad()
+      loss.backward()
+      opt.step()
+    return loss.item()
+  return run
+
+
+def torch_diffusion_differences(steps: int = 5) -> float:
+  """Largest |Δparam| (over W, the time MLP and s) between ``torch_diffusion_model`` trained by
+  PyTorch's Adam(weight_decay, foreach=True) and the library's update (``make_optimizer``,
+  ``diffusion_objective`` with per_pixel, ``jax.grad``), in float64 from the same parameters,
+  batches, σ's and noise: the check that the PyTorch baseline does the arithmetic of the JAX loop it
+  is timed against. The gate's last layer starts small and random (not zero), so that every term of
+  the model is exercised from the first step."""
+  import torch
+
+  d, p, hidden, b, lr, wd = 30, 8, 16, 16, 1e-2, 1e-2
+  cfg = diffusion_config(100).replace(learning_rate=lr, weight_decay=wd)
+  rng = np.random.default_rng(0)
+  xs, noise = rng.uniform(-1, 1, (steps, b, d)), rng.standard_normal((steps, b, d))
+  sigmas = np.exp(rng.uniform(np.log(cfg.sigma_min), np.log(cfg.sigma), (steps, b)))
+  torch.manual_seed(0)
+  model = torch_diffusion_model(d, p, hidden, torch.float64)
+  with torch.no_grad():
+    model.time[2].weight.normal_(0, 0.1)
+    model.time[2].bias.normal_(0, 0.1)
+    model.skip.fill_(0.1)
+  with jax.enable_x64(True):
+    params = torch_diffusion_to_jax(model, jnp.float64)
+    optimizer = dt.make_optimizer(cfg)
+    state = optimizer.init(params)
+    for t in range(steps):
+      term = lambda q: diffusion_objective(q, jnp.asarray(xs[t]), jnp.asarray(noise[t]), jnp.asarray(sigmas[t]),
+                                           None, 0.0, True)
+      u, state = optimizer.update(jax.grad(term)(params), state, params)
+      params = jax.tree.map(lambda w, v: w - cfg.learning_rate * v, params, u)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, foreach=True)
+    for t in range(steps):
+      xb, sig = torch.from_numpy(xs[t]), torch.from_numpy(sigmas[t])[:, None]
+      loss = torch.nn.MSELoss()(model(xb + sig * torch.from_numpy(noise[t]), torch.log(sig)), xb)
+      opt.zero_grad()
+      loss.backward()
+      opt.step()
+    theirs = torch_diffusion_to_jax(model, jnp.float64)
+    return max(float(jnp.max(jnp.abs(a - c))) for a, c in zip(jax.tree.leaves(params), jax.tree.leaves(theirs)))
+
+
+def diffusion_sampler_call(params, m: int, sigmas, method: str = "ancestral"):
+  """``dt.sample`` of the network denoiser, jitted over the key and the parameters (so that repeated
+  draws run one compiled program, as the sampler's docstring advises)."""
+  f = jax.jit(lambda key, q: dt.sample(dt.diffusion_denoiser(q), key, (m, q.dim), sigmas, method=method))
+  key = jax.random.key(0)
+  return lambda: f(key, params)
+
+
+def femp_sampler_program(m: int, d: int, sigmas):
+  """``dt.sample`` of f_emp with X passed through the outer jit (not a constant of the program)."""
+  return jax.jit(lambda key, X: dt.sample(lambda y, s: dt.empirical_denoiser(y, X, s), key, (m, d), sigmas))
+
+
+def diffusion_bench(quick: bool, with_torch: bool | None = None) -> dict:
+  """The diffusion model's rows: (1) training steps/s against the authors'-style PyTorch loop
+  (after the float64 check of its arithmetic), (2) sweeps of K models against the same models one
+  after the other, (3) the network sampler against its matmul-bound limit, (4) the f_emp sampler
+  against the GEMM rate and its XLA temporary memory at two n. Every baseline is timed in the same
+  interleaved rounds as what it is compared with (``median_times``)."""
+  with_torch = torch_available() if with_torch is None else with_torch
+  steps, sweep_steps = (200, 25) if quick else (400, 25)
+  torch_steps = 25 if quick else 50  # PyTorch has nothing to compile: fewer steps give its rate
+  reps = 2 if quick else 3
+  sampler_reps = 3 if quick else 5  # the samplers take about a second a call: more rounds
+  ks = (16,) if quick else (16, 64)
+  femp_levels = DIFF_FEMP_LEVELS
+  x = bench_data()
+  t0 = time.perf_counter()
+  out = {"steps": steps, "torch_steps": torch_steps, "sweep_steps": sweep_steps, "reps": reps, "d": D, "p": DIFF_P,
+         "time_hidden": DIFF_H, "batch": B, "sampler_m": DIFF_M, "femp_m": DIFF_FEMP_M, "grid": list(DIFF_GRID),
+         "femp_levels": femp_levels, "sampler_reps": sampler_reps,
+         "sweep_reps": {k: 2 if k > 16 else reps for k in ks}}
+  if with_torch:
+    import torch
+    out["torch_version"] = torch.__version__
+  out["matmul_gflops_start"] = matmul_rate(reps)
+  print(f"matmul rate {out['matmul_gflops_start']:.1f} GFLOP/s", flush=True)
+
+  # (1) One model, against the PyTorch loop.
+  cfg = diffusion_config(steps, log_every=100)
+  calls = {"jax": lambda: dt.train(x, cfg).params, "gemm": gemm_call()}
+  if with_torch:
+    out["torch_max_abs_diff"] = torch_diffusion_differences()
+    print(f"PyTorch against the library's diffusion update, max |Δparam|: {out['torch_max_abs_diff']:.2g}", flush=True)
+    for threads in sorted({1, os.cpu_count() or 1}):
+      calls[f"torch_{threads}"] = torch_diffusion_train_call(x, cfg, torch_steps, threads)
+  times = median_times(calls, reps)
+  one = out["one_model"] = {"jax_steps_per_s": steps / times["jax"],
+                            "matmul_gflops": 2 * GEMM_SIZE ** 3 / times["gemm"] / 1e9}
+  one["matmul_limit_steps_per_s"] = one["matmul_gflops"] * 1e9 / diffusion_step_flops()
+  if with_torch:
+    # The baseline is PyTorch's faster thread count: with other processes on the cores, its
+    # OpenMP loop on every core can stall at each parallel region (seen here: 2.5 steps/s).
+    for name in (n for n in times if n.startswith("torch_")):
+      one[f"{name}_threads_steps_per_s"] = torch_steps / times[name]
+    best = max((n for n in one if n.startswith("torch_")), key=one.get)
+    one["torch_steps_per_s"], one["torch_threads"] = one[best], int(best.split("_")[1])
+  print("one model:", out["one_model"], flush=True)
+
+  # (2) Sweeps of K models (dt.train_sweep's default on this backend) against dt.train one after the other.
+  sweep_cfg = diffusion_config(sweep_steps, log_every=sweep_steps)
+  out["sweeps"], out["sweep_vectorize"] = {}, "map" if jax.default_backend() == "cpu" else "vmap"  # its default
+  for k in ks:
+    def sequential(k=k):
+      return jax.block_until_ready([dt.train(x, sweep_cfg, seed=s).params.w1 for s in range(k)])
+    rates = median_times({"sweep": lambda k=k: dt.train_sweep(x, sweep_cfg, seeds=range(k)).params.w1,
+                          "sequential": sequential}, out["sweep_reps"][k])
+    out["sweeps"][k] = {name: k * sweep_steps / t for name, t in rates.items()}
+    print(f"sweep K={k}:", out["sweeps"][k], flush=True)
+
+  # (3) The network sampler (ancestral, the default; Euler, which draws no noise, for the profile).
+  params = dt.train(x, cfg).params
+  sigmas = dt.geometric_sigmas(*DIFF_GRID)
+  num_steps = int(sigmas.shape[0]) - 1
+  times = median_times({"ancestral": diffusion_sampler_call(params, DIFF_M, sigmas),
+                        "euler": diffusion_sampler_call(params, DIFF_M, sigmas, "euler"),
+                        "gemm": gemm_call()}, sampler_reps)
+  rate = 2 * GEMM_SIZE ** 3 / times["gemm"] / 1e9
+  out["network_sampler"] = {"steps": num_steps, "matmul_gflops": rate,
+                            "matmul_limit_steps_per_s": rate * 1e9 / (4 * DIFF_M * D * DIFF_P),
+                            **{f"{m}_steps_per_s": num_steps / times[m] for m in ("ancestral", "euler")}}
+  print("network sampler:", out["network_sampler"], flush=True)
+
+  # (4) The f_emp sampler: speed at n = 60,000 against the GEMM, XLA's temporary memory at each n.
+  rng = np.random.default_rng(0)
+  key = jax.random.key(0)
+  femp_sigmas = dt.geometric_sigmas(DIFF_GRID[0], DIFF_GRID[1], femp_levels)
+  out["femp_sampler"] = {"memory": []}
+  for n in DIFF_FEMP_SIZES:
+    X = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
+    program = femp_sampler_program(DIFF_FEMP_M, D, femp_sigmas)
+    mem = program.lower(key, X).compile().memory_analysis()
+    temp = int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else -1
+    out["femp_sampler"]["memory"].append({"n": n, "temp_bytes": temp, "x_bytes": int(X.size * 4)})
+    print("f_emp sampler memory:", out["femp_sampler"]["memory"][-1], flush=True)
+    if n == max(DIFF_FEMP_SIZES):
+      times = median_times({"femp": lambda: program(key, X), "gemm": gemm_call()}, sampler_reps)
+      flops = (int(femp_sigmas.shape[0]) - 1) * 4 * DIFF_FEMP_M * n * D  # one f_emp call a step
+      out["femp_sampler"].update({"n": n, "steps": femp_levels, "seconds": times["femp"],
+                                  "gflops": flops / times["femp"] / 1e9,
+                                  "matmul_gflops": 2 * GEMM_SIZE ** 3 / times["gemm"] / 1e9})
+      print("f_emp sampler:", out["femp_sampler"], flush=True)
+    del X
+  out["matmul_gflops_end"] = matmul_rate(reps)
+  out["seconds"] = time.perf_counter() - t0
+  print(f"matmul rate {out['matmul_gflops_end']:.1f} GFLOP/s; diffusion rows took {out['seconds']:.0f} s", flush=True)
+  return out
+
+
 MECHANICS_TOLERANCE = 1e-12  # float64, steps of order 1e-2
 TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
 
@@ -373,6 +615,86 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
             f"p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no sampler is "
             f"named.")
   write_block(path, "accelerator table", f"{header}\n\n" + "\n".join(lines), "## On an accelerator")
+
+
+def cpu_description() -> str:
+  """The CPU's model name and whether it has AVX-512 (Linux's /proc/cpuinfo; "" elsewhere)."""
+  try:
+    text = Path("/proc/cpuinfo").read_text()
+  except OSError:
+    return ""
+  name = re.search(r"^model name\s*:\s*(.+)$", text, flags=re.M)
+  flags = re.search(r"^flags\s*:\s*(.+)$", text, flags=re.M)
+  avx512 = flags is not None and "avx512f" in flags.group(1).split()
+  return f"{name.group(1).strip() if name else 'unknown CPU'}, {'with' if avx512 else 'no'} AVX-512"
+
+
+def write_diffusion_markdown(results: dict, path: Path) -> None:
+  """The diffusion table of BENCHMARKS.md (between ``<!-- diffusion -->`` markers)."""
+  r, info = results["diffusion"], results["device"]
+  lines = list(TABLE_HEAD)
+
+  def row(*args, **kwargs):
+    lines.append(table_row(*args, **kwargs))
+
+  one = r["one_model"]
+  if "torch_steps_per_s" in one:
+    threads = one.get("torch_threads")
+    label = "PyTorch (authors'-style loop" + (f", {threads} thread{'s' if threads > 1 else ''}: the faster "
+                                            f"of 1 and {info['cpu_count']}" if threads else "") + "), same rounds"
+    row("diffusion, one model, steps/s", one["jax_steps_per_s"], label, one["torch_steps_per_s"], 2.0)
+  if "matmul_limit_steps_per_s" in one:
+    row("diffusion, one model, steps/s", one["jax_steps_per_s"], "matmul-bound limit, same rounds",
+        one["matmul_limit_steps_per_s"])
+    if "torch_steps_per_s" in one:
+      row("PyTorch (authors'-style loop), steps/s", one["torch_steps_per_s"], "matmul-bound limit, same rounds",
+          one["matmul_limit_steps_per_s"])
+  for k, v in r["sweeps"].items():
+    row(f"diffusion sweep K={k} (train_sweep, {r.get('sweep_vectorize', 'default')}), model-steps/s", v["sweep"], "dt.train one after the other",
+        v["sequential"], 1.0)
+  s = r["network_sampler"]
+  row(f"network sampler m={r['sampler_m']} (ancestral, default), steps/s", s["ancestral_steps_per_s"],
+      "matmul-bound limit, same rounds", s["matmul_limit_steps_per_s"], 0.5)
+  row(f"network sampler m={r['sampler_m']} (euler, no noise), steps/s", s["euler_steps_per_s"],
+      "matmul-bound limit, same rounds", s["matmul_limit_steps_per_s"])
+  f = r["femp_sampler"]
+  row(f"f_emp sampler n={f['n']}, m={r['femp_m']}, GFLOP/s", f["gflops"], "matmul rate, same rounds",
+      f["matmul_gflops"], 0.8)
+  mem = r["femp_sampler"]["memory"]
+  for e in mem:
+    grows = e["temp_bytes"] > 1.01 * mem[0]["temp_bytes"]
+    lines.append(f"| f_emp sampler n={e['n']}, XLA temp memory | {e['temp_bytes'] / 2**20:.1f} MiB | n={mem[0]['n']}: "
+                 f"{mem[0]['temp_bytes'] / 2**20:.1f} MiB (X itself {e['x_bytes'] / 2**20:.1f} MiB) | "
+                 f"{e['temp_bytes'] / mem[0]['temp_bytes']:.3f} | independent of n | {'**no**' if grows else 'yes'} |")
+  rounds = [f"{v} for K = {k}" for k, v in r.get("sweep_reps", {}).items() if v != r["reps"]]
+  rounds = ", ".join(rounds + [f"{r.get('sampler_reps', r['reps'])} for the samplers"])
+  size = "A `--quick` run: fewer steps, rounds and sweeps. " if results.get("quick") else ""
+  header = (f"Measured {results['date']} on {info['device_kind']} ({cpu_description() or info['machine']}; "
+            f"{info['cpu_count']} cores, which other processes may share), JAX {info['jax']}"
+            f"{', PyTorch ' + r['torch_version'] if r.get('torch_version') else ''}; these rows took "
+            f"{r['seconds']:.0f} s of `{'make bench' if 'one_model' in results else 'bench.py --diffusion'}"
+            f"{' --quick' if results.get('quick') else ''}`. GEMM rate (2048² float32) "
+            f"{r['matmul_gflops_start']:.0f} GFLOP/s at the start of the run and {r['matmul_gflops_end']:.0f} at "
+            f"its end; each ratio uses the GEMM timed in its own rounds. {size}Sizes: d = {r['d']}, p = {r['p']}, "
+            f"H = {r['time_hidden']}, batch {r['batch']}, the `diffusion_generalizing_cpu` recipe at a constant "
+            f"learning rate; one model {r['steps']} steps (PyTorch {r.get('torch_steps', r['steps'])}), sweeps "
+            f"{r['sweep_steps']} steps a model, median of {r['reps']} interleaved rounds ({rounds}); samplers "
+            f"on the grid "
+            f"geometric_sigmas{tuple(r['grid'])} ({r['network_sampler']['steps']} steps), the f_emp sampler "
+            f"timed on geometric_sigmas({r['grid'][0]}, {r['grid'][1]}, {r['femp_levels']}) "
+            f"({r['femp_sampler']['steps']} steps; a step costs the same at every σ), random data.")
+  if "torch_max_abs_diff" in r:
+    worst = r["torch_max_abs_diff"]
+    verdict = ("The PyTorch loop does the JAX loop's arithmetic" if worst < MECHANICS_TOLERANCE else
+               f"DO NOT trust the PyTorch ratio: the PyTorch loop does not do the JAX loop's arithmetic "
+               f"(tolerance {MECHANICS_TOLERANCE:.0e})")
+    header += (f" {verdict}: from the same parameters, batches, σ's and noise, 5 Adam steps in "
+               f"float64 agree to max |Δparam| = {worst:.1e} (W, time MLP and skip).")
+  per_thread = sorted((int(n.split("_")[1]), v) for n, v in one.items() if n.endswith("_threads_steps_per_s"))
+  if per_thread:
+    header += (" PyTorch's loop ran at " + " and ".join(f"{v:.4g} steps/s on {t} thread{'s' if t > 1 else ''}"
+                                                        for t, v in per_thread) + " (same rounds).")
+  write_block(path, "diffusion", f"{header}\n\n" + "\n".join(lines), "## The diffusion model")
 
 
 def fit_exponent(xs, ts) -> float:
@@ -467,12 +789,24 @@ def main():
   parser.add_argument("--accelerator", action="store_true",
                       help="only the GPU/TPU rows (sized for minutes); writes --out (default "
                            "benchmarks/results-accelerator.json) and the accelerator table of --markdown")
+  parser.add_argument("--diffusion", action="store_true",
+                      help="only the diffusion model's rows (2.5 min on a quiet 2-core host, 7 when shared); "
+                           "writes --out (default benchmarks/results-diffusion.json) and the diffusion table of "
+                           "--markdown")
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
   parser.add_argument("--sweep-reps", type=int, default=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.sweep_only:
     rates = sweep_rates(bench_data(), training_config(SWEEP_STEPS), args.sweep_only, args.sweep_reps)
     print(json.dumps({**rates, "num_devices": jax.device_count()}))
+    return
+  if args.diffusion:
+    out = Path(args.out or HERE / "results-diffusion.json")
+    results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick,
+               "diffusion": diffusion_bench(args.quick)}
+    save_json(out, results)
+    write_diffusion_markdown(results, Path(args.markdown))
+    print("wrote", out, "and", args.markdown)
     return
   if args.accelerator:
     if jax.default_backend() == "cpu":
@@ -536,9 +870,11 @@ def main():
       "femp_exponent": fit_exponent([f["n"] for f in results["femp"]], [f["seconds"] for f in results["femp"]]),
       "sweep_exponent": fit_exponent(ks, [k * sweep_cfg.steps / results["sweeps"][k]["sweep_map"] for k in ks]),
   }
+  results["diffusion"] = diffusion_bench(args.quick, with_torch)  # the rows of --diffusion, in this run
   out = Path(args.out or HERE / "results.json")
   save_json(out, results)
   write_markdown(results, Path(args.markdown))
+  write_diffusion_markdown(results, Path(args.markdown))
   print("wrote", out, "and", args.markdown)
 
 
