@@ -116,7 +116,7 @@ def summarise(out_dir: Path) -> dict:
       train_x = training_set(name)[0]
       entry = {"num_samples": spec["num_samples"], "frame": spec["frame"], "train_seconds": float(r["train_seconds"]),
                "final_loss": float(r["loss_history"][-1]), "skip": float(r["skip"]),
-               "rows_above_0.2": int((np.linalg.norm(r["w1"], axis=0) > 0.2).sum()),
+               "columns_above_0.2": int((np.linalg.norm(r["w1"], axis=0) > 0.2).sum()),
                "singular_values_above_0.1": int((np.linalg.svd(r["w1"], compute_uv=False) > 0.1).sum()),
                "data_norm_median": float(np.median(np.linalg.norm(train_x, axis=1))),
                "code_std_median": float(np.median(r["code_std"])),

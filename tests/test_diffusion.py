@@ -77,7 +77,8 @@ def test_training_noise_levels_are_log_uniform():
 
 def test_the_memorizing_recipe_stores_each_training_point(points):
   """Few pairwise-obtuse points, full batch, RMSprop with coupled decay (the authors' memorizing
-  recipe, shortened): one unit per point, its column pointing at the point (cosine > 0.99)."""
+  recipe, shortened): one unit per point, its column pointing at the point (cosine > 0.99), and
+  the sampler copies the points."""
   cfg = dt.preset("diffusion_memorizing_cpu", width=12, time_hidden=32, steps=3000, log_every=500,
                   learning_rate=3e-3)
   res = dt.train(points, cfg, seed=0)
@@ -86,10 +87,12 @@ def test_the_memorizing_recipe_stores_each_training_point(points):
   cos = (points @ w) / (np.linalg.norm(points, axis=1)[:, None] * np.maximum(norms, 1e-12)[None])
   best = cos.max(axis=1)
   assert best.min() > 0.99, best
-  # It denoises its own points: at σ = 0.05 the output is within 10 % of the clean point.
-  y = points + 0.05 * np.asarray(jax.random.normal(jax.random.key(3), points.shape))
-  rel = np.linalg.norm(dt.diffusion_denoiser(res.params)(y, 0.05) - points, axis=1) / np.linalg.norm(points, axis=1)
-  assert rel.max() < 0.1, rel
+  # Its samples are copies of the points (unit-norm d1/d2 < 1/3; they are faint, see docs/diffusion.md):
+  # measured 98 % of 400, every point copied.
+  samples = dt.sample(dt.diffusion_denoiser(res.params), jax.random.key(0), (400, 16), dt.geometric_sigmas(2.0, 0.02, 60))
+  ev = dt.evaluate_samples(samples, points)
+  assert ev.memorized_scale_free.mean() > 0.9, ev.memorized_scale_free.mean()
+  assert set(ev.cosine_index[ev.memorized_scale_free].tolist()) == set(range(4))
 
 
 def test_a_diffusion_sweep_equals_each_model_trained_alone(points, tmp_path):
@@ -120,3 +123,17 @@ def test_bad_diffusion_arguments_are_named():
     dt.diffusion_denoiser(dt.DAEParams(params.w1))
   with pytest.raises(ValueError, match="y must have shape"):
     dt.diffusion_apply(params, x, 0.1)
+  with pytest.raises(ValueError, match="sigma must be > 0"):
+    dt.diffusion_apply(params, x[0], 0.0)
+  with pytest.raises(ValueError, match="sigma must be > 0"):
+    dt.diffusion_denoiser(params)(x, -1.0)
+  with pytest.raises(ValueError, match="sigmas must all be > 0"):
+    dt.diffusion_loss_given_noise(params, x, x, np.array([0.1, -0.1], np.float32), 0.0)
+  with pytest.raises(ValueError, match="x must be finite"):
+    dt.diffusion_loss_given_noise(params, np.full((2, 4), np.nan, np.float32), x, np.ones(2, np.float32), 0.0)
+  with pytest.raises(ValueError, match="sigma_min must be at most sigma_max"):
+    dt.log_uniform_sigmas(jax.random.key(0), 5, 2.0, 0.1)
+  with pytest.raises(ValueError, match="num must be an integer"):
+    dt.log_uniform_sigmas(jax.random.key(0), 0, 0.1, 2.0)
+  with pytest.raises(ValueError, match="gate must be True or False"):
+    dt.init_diffusion_params(jax.random.key(0), 4, 3, gate=None)

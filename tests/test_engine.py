@@ -81,6 +81,29 @@ def test_the_python_loop_gives_the_numbers_of_the_compiled_scan(reference):
       np.testing.assert_allclose(scan.snapshots.w1, loop.snapshots.w1, rtol=1e-5, atol=1e-6)
 
 
+def test_a_python_loop_sweep_equals_the_scan_sweep_snapshots_and_chunks_included():
+  x = jax.random.normal(jax.random.key(0), (9, 6))
+  cfg = dt.TrainConfig(width=4, sigma=0.4, learning_rate=1e-2, steps=40, batch_size=5, log_every=10,
+                       snapshot_steps=(0, 20, 40))
+  kw = dict(seeds=(0, 1, 2), widths=(3, 4), models_per_chunk=4)
+  scan = dt.train_sweep(x, cfg, loop="scan", **kw)
+  loop = dt.train_sweep(x, cfg, loop="python", **kw)
+  assert loop.snapshots.w1.shape == scan.snapshots.w1.shape == (6, 3, 6, 4)
+  np.testing.assert_allclose(loop.snapshots.w1, scan.snapshots.w1, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(loop.params.w1, scan.params.w1, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(loop.loss_history, scan.loss_history, rtol=1e-5)
+
+
+def test_the_model_key_is_none_of_the_batch_and_noise_keys():
+  from dae_theory._src.engine import step_keys
+  cfg = dt.TrainConfig(num_draws=2)
+  k_batch, noise_keys, k_model = step_keys(jax.random.key(3), 17, cfg)
+  data = lambda k: np.asarray(jax.random.key_data(k)).ravel().tolist()
+  others = [data(k_batch)] + [data(k) for k in noise_keys] + [data(k) for k in jax.random.split(k_model)]
+  assert data(k_model) not in others[:3]
+  assert not set(map(tuple, others[3:])) & set(map(tuple, others[:3]))  # its children are not theirs either
+
+
 def test_the_step_factory_reproduces_a_compiled_run():
   x = jax.random.normal(jax.random.key(0), (9, 6))
   cfg = dt.TrainConfig(width=4, sigma=0.4, learning_rate=1e-2, steps=30, batch_size=5, log_every=10)

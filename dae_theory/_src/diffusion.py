@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dae_theory._src import checks
 
@@ -87,6 +88,9 @@ def init_diffusion_params(key: jax.Array, dim: int, width: int, *, time_hidden: 
   dim = checks.check_int("dim", dim)
   width = checks.check_int("width", width)
   time_hidden = checks.check_int("time_hidden", time_hidden)
+  for name, flag in (("tied", tied), ("gate", gate), ("skip", skip)):
+    if not isinstance(flag, bool):
+      raise ValueError(f"{name} must be True or False, got {flag!r}")
   scale = (6.0 / dim) ** 0.5 if scale is None else scale
   checks.check_scalar("scale", scale, positive=True)
   k1, k2, k3 = jax.random.split(key, 3)
@@ -100,7 +104,8 @@ def init_diffusion_params(key: jax.Array, dim: int, width: int, *, time_hidden: 
 
 
 def time_gate(params: DiffusionParams, sigma) -> jax.Array:
-  """exp(g(log σ)), shape (p,); ones when the model has no gate."""
+  """exp(g(log σ)), shape (p,); ones when the model has no gate. σ > 0 (checked when concrete)."""
+  checks.check_scalar("sigma", sigma, positive=True)
   if params.gate is None:
     return jnp.ones((params.width,), params.w1.dtype)
   width = params.gate["out"]["bias"].shape[-1]
@@ -168,6 +173,7 @@ def diffusion_denoiser(params: DiffusionParams, *, code_hook: CodeHook | None = 
     raise ValueError(f"params must be a DiffusionParams, got {type(params).__name__}")
 
   def one(y, sigma):
+    _check(params, y)
     code = diffusion_code(params, y)
     h = code * time_gate(params, sigma)
     if code_hook is not None:
@@ -184,7 +190,15 @@ def diffusion_denoiser(params: DiffusionParams, *, code_hook: CodeHook | None = 
 
 
 def log_uniform_sigmas(key: jax.Array, num: int, sigma_min, sigma_max, dtype=jnp.float32) -> jax.Array:
-  """(num,) noise levels σ = exp(U(log σ_min, log σ_max)), the training law of the diffusion model."""
+  """(num,) noise levels σ = exp(U(log σ_min, log σ_max)), the training law of the diffusion model.
+
+  0 < σ_min ≤ σ_max (checked when concrete; the engine passes traced per-model values).
+  """
+  num = checks.check_int("num", num)
+  checks.check_scalar("sigma_min", sigma_min, positive=True)
+  checks.check_scalar("sigma_max", sigma_max, positive=True)
+  if checks.is_concrete(sigma_min) and checks.is_concrete(sigma_max) and float(sigma_min) > float(sigma_max):
+    raise ValueError(f"sigma_min must be at most sigma_max = {float(sigma_max)}, got {float(sigma_min)}")
   u = jax.random.uniform(key, (num,), dtype)
   lo, hi = jnp.log(jnp.asarray(sigma_min, dtype)), jnp.log(jnp.asarray(sigma_max, dtype))
   return jnp.exp(lo + u * (hi - lo))
@@ -229,6 +243,10 @@ def diffusion_loss_given_noise(params: DiffusionParams, x: jax.Array, noise: jax
     raise ValueError(f"noise must have the shape of x {tuple(x.shape)}, got {tuple(noise.shape)}")
   sigmas = checks.check_array("sigmas", sigmas, ndim=1)
   checks.check_dim("sigmas", sigmas, 0, x.shape[0], "one noise level per sample")
+  for name, a in (("x", x), ("noise", noise), ("sigmas", sigmas)):
+    checks.check_finite(name, a)
+  if checks.is_concrete(sigmas) and not bool((np.asarray(sigmas) > 0).all()):
+    raise ValueError("sigmas must all be > 0")
   checks.check_scalar("lam", lam, nonnegative=True)
   if weights is not None:
     checks.check_weights("weights", weights, x.shape[0])

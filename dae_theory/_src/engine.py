@@ -123,10 +123,14 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 
 def step_keys(k_run, step_index, cfg: TrainConfig):
-  """The step's batch key, its (num_draws,) noise keys and its model key, from (k_run, step)."""
+  """The step's batch key, its (num_draws,) noise keys and its model key, from (k_run, step).
+
+  The model key is fold_in(k_step, 2): with JAX's partitionable Threefry, split(k)[i] equals
+  fold_in(k, i), so indices 0 and 1 are the batch and noise keys' own.
+  """
   k_step = jax.random.fold_in(k_run, step_index)
   k_batch, k_noise = jax.random.split(k_step)
-  return k_batch, jax.random.split(k_noise, cfg.num_draws), jax.random.fold_in(k_step, 1)
+  return k_batch, jax.random.split(k_noise, cfg.num_draws), jax.random.fold_in(k_step, 2)
 
 
 def draw_indices(k_batch, num_samples, cfg: TrainConfig):

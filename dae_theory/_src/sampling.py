@@ -25,13 +25,15 @@ Every method makes the last step (σ_{N−2} → 0) land on the prediction itsel
 (Each formula gives x̂₀ there up to rounding; the sampler returns x̂₀ exactly, and Heun makes no
 second evaluation at σ = 0.)
 
-Accuracy (measured by tests/test_sampling.py): Heun is second order and Euler first order in the
+Accuracy: Heun is second order and Euler first order in the
 log-step h = ln(σ_i/σ_{i+1}) of a geometric grid; for a Gaussian, Heun on 256 levels 80 → 0.01
 follows the exact probability-flow solution to 2e-4 relative. The ancestral sampler is first
 order in distribution: for a Gaussian mode of variance λ ≫ σ_min² one step maps the variance
-V = λ + σ_i² to V − δ + δ²/V instead of V − δ, so samples come out with their variance inflated
-by ≈ 1.07 h (+11.5 % with 100 levels 80 → 0.002, +5 to 7 % on the authors' grid
-``geometric_sigmas(2.0, 0.02, 60)``, +2.0 to 2.8 % with 300 levels 80 → 0.02).
+V = λ + σ_i² to V − δ + δ²/V instead of V − δ, so samples come out with their variance inflated,
+by at most about 1.07 h when λ is small against the grid's top (by that recursion: +5 to 7 % on
+the authors' grid ``geometric_sigmas(2.0, 0.02, 60)`` for the modes of its tests, +11.5 % with 100
+levels 80 → 0.002, +2.0 to 2.8 % with 300 levels 80 → 0.02). The tests' covariance tolerance
+(4 standard errors) does not resolve this inflation; the mixture test uses the fine grid.
 
 Implementation: one ``jax.lax.scan`` over the grid, batched over the m samples, compiled per call
 (nothing is cached across calls, so a denoiser closing over arrays that changed is never stale).

@@ -57,8 +57,10 @@ def git_commit() -> str | None:
 
 
 def fingerprint(x: np.ndarray, static_config: TrainConfig, model_name: str, rows: Sequence[dict]) -> str:
-  """A hash of what decides a sweep's numbers: data, static config, model and rows."""
+  """A hash of what decides a sweep's numbers: data, static config, model, rows, package version."""
+  from dae_theory import __version__
   h = hashlib.sha256()
+  h.update(__version__.encode())
   h.update(np.ascontiguousarray(x).tobytes())
   h.update(str(x.shape).encode() + str(x.dtype).encode())
   h.update(json.dumps(dataclasses.asdict(static_config), sort_keys=True, default=str).encode())

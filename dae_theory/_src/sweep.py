@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -145,7 +146,11 @@ def _run_chunk(programs, loop: str, specs, x_dev, cfg: TrainConfig):
   if loop == "scan":
     return programs(specs, x_dev)
   init, step = programs
-  return python_loop(lambda: init(specs, x_dev), lambda s, i: step(s, specs, x_dev, i), cfg)
+  out = python_loop(lambda: init(specs, x_dev), lambda s, i: step(s, specs, x_dev, i), cfg)
+  if out.snapshots is None:
+    return out
+  # python_loop stacks snapshots in front of the model axis; the store wants (models, snapshots, …).
+  return out._replace(snapshots=jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), out.snapshots))
 
 
 def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: Sequence[int] | None = None,

@@ -103,7 +103,7 @@ def memorization_weights(x, sigma, lam, width: int, *, exact: bool = False, gtol
   and the stored columns keep their order. Where other units fire (moderate σ relative to the
   margins), the exact minimiser's columns still point at their samples (cosine > 0.999) but are
   shorter than r_i‖x_i‖: by 4.5–11.4 % for 8 regular-simplex points of norms 1.9–3.5 in d = 40 at
-  σ = 1, λ = 1e-3, p = 12 (tests/test_population.py).
+  σ = 1, λ = 1e-3, p = 12 (tests/test_population.py asserts 3–20 % there and on a second geometry).
 
   Args:
     x: (n, d) training samples (pairwise obtuse for the corollary to apply; see
