@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import run_parts, save_npz
+from dae_theory import run_parts, save_npz
 
 SCATTER = dict(dim=2, num_modes=3, rank=1, mean_norm=2.0, cov_scale=0.45, sigma=0.5, sizes=(12, 3000), queries=600)
 CURVES = dict(dim=10, num_modes=3, rank=2, mean_norm=2.0, cov_scale=0.5, sigmas=(0.1, 0.3, 1.0),

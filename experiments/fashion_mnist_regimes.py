@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import load_npz, run_parts, save_json, save_npz
+from dae_theory import load_npz, run_parts, save_json, save_npz
 
 SETTINGS = dict(width=100, sigma=0.2, search_orders=20, search_candidates=5000, num_generalizing=10_000,
                 num_eval=500, test_images=1000)

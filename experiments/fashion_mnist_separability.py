@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import save_json
+from dae_theory import save_json
 
 
 def report(x: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> dict:

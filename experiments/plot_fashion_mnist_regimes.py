@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dae_theory._src.results_io import load_npz
+from dae_theory import load_npz
 
 SHORT = {"mem_authors": "mem., authors, obtuse set", "mem_closed_form": "mem., closed-form preset",
          "mem_violating": "mem., authors, random set", "gen_authors": "gen., authors, 10k images"}

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dae_theory._src.results_io import load_json, load_npz
+from dae_theory import load_json, load_npz
 
 MEM_COLOR, GEN_COLOR = "tab:red", "tab:blue"
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import run_parts, save_npz
+from dae_theory import run_parts, save_npz
 
 DATA = dict(num_modes=3, dim=20, mean_norm=3.0, rank=12, cov_scale=0.5, samples_per_mode=(1, 2, 3, 4, 6, 10, 30, 100, 300),
             num_test=600, seeds=(0, 1, 2))

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src.results_io import run_parts, save_npz
+from dae_theory import run_parts, save_npz
 
 MEM = dict(num=6, dim=30, norm_range=(2.0, 4.0), seeds=(0, 1, 2), noisy_per_sample=200)
 GEN = dict(num_modes=3, dim=20, mean_norm=3.0, rank=2, cov_scale=0.5, num=3000, steps=10_000, decay_steps=4_000,
