@@ -67,7 +67,7 @@ def main():
         n, rel = _curve(r, final & (r["width"] == p), "agreement_relative_euler")
         ax.plot(n, rel, "s:", color=colour, ms=3, label=f"p = {p}, Euler (same start)")
       ax.set(xscale="log", ylim=(0, None), xlabel="training-set size n (each of the two models)",
-             ylabel="mean ‖a − b‖ / mean norm")
+             ylabel="mean over pairs of ‖a − b‖ / mean(‖a‖, ‖b‖)")
       ax.set_title("two models on disjoint halves, same noise\n(0: the same samples)", fontsize=9)
       ax.legend(fontsize=7)
   fig.suptitle("The multi-noise ReLU diffusion model: copying of the training set against n", fontsize=11)
