@@ -119,6 +119,10 @@ def summarise(out_dir: Path) -> dict:
                "columns_above_0.2": int((np.linalg.norm(r["w1"], axis=0) > 0.2).sum()),
                "singular_values_above_0.1": int((np.linalg.svd(r["w1"], compute_uv=False) > 0.1).sum()),
                "data_norm_median": float(np.median(np.linalg.norm(train_x, axis=1))),
+               # √ of the top eigenvalue of the training set's second moment S = XᵀX/n: the scale of
+               # the data along its leading direction, against which σ_max is compared.
+               "sqrt_top_second_moment": float(np.sqrt(np.linalg.eigvalsh(
+                   train_x.T.astype(np.float64) @ train_x / len(train_x))[-1])),
                "code_std_median": float(np.median(r["code_std"])),
                "code_normalized_std_median": float(np.median(r["code_normalized_std"]))}
       for m in ("ancestral", "euler"):

@@ -29,8 +29,8 @@ def samples_table(results: Path) -> str:
   summary = dt.load_json(results / "diffusion_fashion_mnist" / "summary.json")
   lines = ["| model | σ_max | memorised, unit-norm (ancestral) | memorised, ℓ2 | memorised, unit-norm (Euler) | "
            "median NN cosine | distinct NN / 1,000 | sample norm | from N(0, S + σ_max²I) | training images | "
-           "median Std(h) | train s |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "√λ_max(S) | median Std(h) | train s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for name, label in FMNIST_MODELS.items():
     if name not in summary:
       continue
@@ -39,7 +39,8 @@ def samples_table(results: Path) -> str:
                  f"{_pct(e['ancestral_memorized'])} | {_pct(e['euler_memorized_scale_free'])} | "
                  f"{e['ancestral_nn_cosine_median']:.3f} | {e['ancestral_distinct_nearest']} | "
                  f"{e['ancestral_sample_norm_median']:.2f} | {e['moment_start_sample_norm_median']:.2f} | "
-                 f"{e['data_norm_median']:.2f} | {e['code_std_median']:.3f} | {e['train_seconds']:.0f} |")
+                 f"{e['data_norm_median']:.2f} | {e['sqrt_top_second_moment']:.1f} | {e['code_std_median']:.3f} | "
+                 f"{e['train_seconds']:.0f} |")
   return "\n".join(lines)
 
 
