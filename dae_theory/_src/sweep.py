@@ -24,9 +24,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dae_theory._src import checks
 from dae_theory._src import store
 from dae_theory._src.config import TrainConfig
-from dae_theory._src.engine import (ModelSpec, check_loop, check_training_data, compiler_options, make_trainer,
+from dae_theory._src.engine import (check_loop, check_training_data, compiler_options, make_trainer,
                                     python_loop, static_part, train_one)
-from dae_theory._src.grid import GRID_AXES, grid_specs, make_grid
+from dae_theory._src.grid import grid_specs, make_grid
 from dae_theory._src.models import Model, get_model
 
 # Counts traces of the sweep programs (a trace precedes every compilation); tests read it.
