@@ -420,12 +420,17 @@ def hidden_moments(params: DAEParams, x_i, sigma) -> HiddenMoments:
   Returns:
     ``HiddenMoments`` with mean (p,) and cov (p, p).
   """
+  return _hidden_moments_jit(params, _check_one_sample(params, x_i, sigma), sigma)
+
+
+def _check_one_sample(params, x_i, sigma) -> jax.Array:
+  """Checks (params, one sample x_i (d,), σ > 0) before tracing; returns x_i as an array."""
   _check_params(params)
   x_i = checks.check_array("x_i", x_i, ndim=1)
   checks.check_dim("x_i", x_i, 0, params.w1.shape[0], "the input dimension d of params.w1")
   checks.check_finite("x_i", x_i)
   checks.check_scalar("sigma", sigma, positive=True)
-  return _hidden_moments_jit(params, jnp.asarray(x_i), sigma)
+  return jnp.asarray(x_i)
 
 
 def population_error(params: DAEParams, x_i, sigma) -> jax.Array:
@@ -442,12 +447,7 @@ def population_error(params: DAEParams, x_i, sigma) -> jax.Array:
   Returns:
     The scalar expected squared error.
   """
-  _check_params(params)
-  x_i = checks.check_array("x_i", x_i, ndim=1)
-  checks.check_dim("x_i", x_i, 0, params.w1.shape[0], "the input dimension d of params.w1")
-  checks.check_finite("x_i", x_i)
-  checks.check_scalar("sigma", sigma, positive=True)
-  return _population_error_jit(params, jnp.asarray(x_i), sigma)
+  return _population_error_jit(params, _check_one_sample(params, x_i, sigma), sigma)
 
 
 @jax.jit
