@@ -183,6 +183,12 @@ def main(argv=None) -> int:
   except (ValueError, FileNotFoundError) as err:
     print(f"error: {err}", file=sys.stderr)
     return 2
+  except OSError as err:
+    from dae_theory._src.store import ResultsWriteError
+    if not isinstance(err, ResultsWriteError):
+      raise
+    print(f"error: {err}", file=sys.stderr)  # a full disk or a read-only folder: finished chunks are kept
+    return 1
   final = result.loss_history[:, -1]
   print(f"{len(result.grid)} models; final training loss min {final.min():.4g} median {np.median(final):.4g} "
         f"max {final.max():.4g}")

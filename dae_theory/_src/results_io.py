@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -11,18 +12,38 @@ from typing import Any
 import numpy as np
 
 
+def _umask() -> int:
+  """The process's umask. Linux shows it in /proc/self/status; elsewhere os.umask (which can only
+  set it) is set to the strictest mask and straight back, so no file is ever created more open."""
+  with contextlib.suppress(OSError, ValueError, IndexError):
+    with open("/proc/self/status") as f:
+      for line in f:
+        if line.startswith("Umask:"):
+          return int(line.split()[1], 8)
+  mask = os.umask(0o077)
+  os.umask(mask)
+  return mask
+
+
 def _atomic_write(path: Path, write) -> Path:
+  """Writes ``path`` through ``write(binary file)`` via a temporary file in the same folder, then
+  renames it over ``path``. The file gets the mode a plain ``open(path, "w")`` gives (0o666 less the
+  umask), not mkstemp's 0o600. On any error the temporary file is removed and the error re-raised."""
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
   try:
     with os.fdopen(fd, "wb") as f:
+      if hasattr(os, "fchmod"):
+        os.fchmod(f.fileno(), 0o666 & ~_umask())
       write(f)
       f.flush()
       os.fsync(f.fileno())
+    if not hasattr(os, "fchmod"):
+      os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
   except BaseException:
-    if os.path.exists(tmp):
+    with contextlib.suppress(OSError):
       os.unlink(tmp)
     raise
   return path

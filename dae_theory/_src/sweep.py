@@ -125,6 +125,8 @@ def _get_program(model, static_cfg, width_max, mesh, vectorize, loop):
 def default_mesh(devices=None) -> Mesh:
   """A 1-D mesh with axis "models" over ``devices`` (default: all devices of all hosts)."""
   devices = jax.devices() if devices is None else list(devices)
+  if not devices or not all(isinstance(d, jax.Device) for d in devices):
+    raise ValueError(f"devices must be a non-empty sequence of jax.Device (e.g. jax.devices()), got {devices!r}")
   return Mesh(np.asarray(devices), ("models",))
 
 
@@ -173,7 +175,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
       only for models that read σ_min, such as the diffusion model).
     results_dir: if given, each chunk of models is written there atomically
       (chunk_XXXXX.npz + .json with config, model, rows, package version, git commit, jax version,
-      device kind) and a rerun loads the chunks already finished.
+      device kind, the .npz's sha256) and a rerun loads the chunks already finished; a damaged chunk
+      is reported (``DamagedChunkWarning``) and recomputed. A failed write raises
+      ``ResultsWriteError`` (an ``OSError``); the chunks already finished are kept.
     models_per_chunk: models per compiled call (default: the whole grid, rounded up to a multiple
       of the device count). Smaller chunks lose less when a job is killed.
     mesh: a 1-D ``jax.sharding.Mesh`` with axis "models" (default: all devices).
@@ -218,12 +222,16 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   fingerprint = store.fingerprint(np.asarray(x), static_cfg, model.name, rows) if results_dir is not None else None
   x_dev = _global_array(np.asarray(x), NamedSharding(mesh, PartitionSpec()))
   programs = _get_program(model, static_cfg, width_max, mesh, vectorize, loop)
+  like = jax.eval_shape(lambda: model.init(jax.random.key(0), x.shape[1], width_max, static_cfg, x.dtype))
 
   pieces: list[dict] = []
   start = time.time()
   for c in range(num_chunks):
     chunk_rows = rows[c * chunk_size:(c + 1) * chunk_size]
-    loaded = store.load_chunk(results_dir, c, fingerprint, chunk_rows) if results_dir is not None else None
+    loaded = None
+    if results_dir is not None:  # None also for a damaged chunk (a warning names it): it is recomputed
+      loaded = store.load_chunk(results_dir, c, fingerprint, chunk_rows,
+                                store.chunk_shapes(like, config, len(chunk_rows)))
     if loaded is None:
       padded = list(chunk_rows) + [chunk_rows[-1]] * (chunk_size - len(chunk_rows))
       t0 = time.time()
@@ -239,7 +247,6 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
       progress(min((c + 1) * chunk_size, total), total, time.time() - start)
 
   arrays = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-  like = jax.eval_shape(lambda: model.init(jax.random.key(0), x.shape[1], width_max, static_cfg, x.dtype))
   params = store.params_from_arrays(arrays, like)
   snapshots = None
   if config.snapshot_steps:
