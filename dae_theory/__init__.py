@@ -58,6 +58,32 @@ from dae_theory._src.generated import (
     mode_frequencies,
     two_model_agreement,
 )
+from dae_theory._src.detection import (
+    CODE_SCORES,
+    DEFAULT_SIGMA_DET,
+    DETECTORS,
+    HIGHER_MEANS_MEMORIZED,
+    DetectionMetrics,
+    DetectionScores,
+    code_scores,
+    denoiser_scores,
+    detection_codes,
+    detection_metrics,
+    detection_noise,
+    detection_scores,
+    diffusion_jacobian_spectrum,
+    effective_rank,
+    jacobian_ranks,
+    jacobian_spectrum_of,
+    roc_curve,
+)
+from dae_theory._src.steering import (
+    SteeringWindow,
+    concept_direction,
+    steered_denoiser,
+    steering_hook,
+    steering_window,
+)
 from dae_theory._src.empirical import EmpiricalPosterior, empirical_denoiser, empirical_posterior
 from dae_theory._src.loss import (
     dae_loss,
@@ -102,6 +128,7 @@ from dae_theory._src.regimes import (
     nearest_neighbour_ratio,
     predicted_regime,
 )
+from dae_theory._src.store import DamagedChunkWarning, ResultsWriteError
 from dae_theory._src.results_io import load_json, load_npz, run_parts, save_json, save_npz
 from dae_theory._src.sampling import METHODS as SAMPLER_METHODS
 from dae_theory._src.sampling import Trajectory, geometric_sigmas, sample, sample_trajectory
@@ -164,12 +191,17 @@ __all__ = [
     "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train", "train_model",
     "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
     "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
-    "save_json", "load_json", "save_npz", "load_npz", "run_parts",
+    "save_json", "load_json", "save_npz", "load_npz", "run_parts", "DamagedChunkWarning", "ResultsWriteError",
     "population_loss", "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss",
     "PopulationMinimum", "bivariate_normal_cdf", "relu_mean", "relu_second_moment", "relu_cross_moment",
     "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
     "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
     "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",
+    "detection_scores", "DetectionScores", "detection_codes", "code_scores", "denoiser_scores", "detection_noise",
+    "jacobian_ranks", "diffusion_jacobian_spectrum", "jacobian_spectrum_of", "effective_rank",
+    "detection_metrics", "DetectionMetrics", "roc_curve", "DETECTORS", "CODE_SCORES", "HIGHER_MEANS_MEMORIZED",
+    "DEFAULT_SIGMA_DET",
+    "concept_direction", "steering_window", "SteeringWindow", "steering_hook", "steered_denoiser",
     "DiffusionParams", "init_diffusion_params", "diffusion_apply", "diffusion_code", "diffusion_representation",
     "diffusion_denoiser", "diffusion_loss_given_noise", "log_uniform_sigmas", "time_gate",
     "train_sweep", "SweepResult", "make_grid", "default_mesh",
