@@ -109,3 +109,25 @@ def test_gating_geometry_by_hand():
   assert g.spearman == pytest.approx(1.5 / np.sqrt(3), rel=1e-6)
   with pytest.raises(ValueError, match="pairs"):
     dt.gating_geometry(dt.DAEParams(jnp.asarray(w)), y, np.array([[0, 3]]))
+
+
+def test_match_columns_reports_the_columns_left_out(rng):
+  x = rng.normal(size=(3, 8))
+  # learned: 6 columns, 3 of them store the samples (in another order), 3 are leftovers
+  w = 0.01 * rng.normal(size=(8, 6))
+  w[:, [4, 0, 2]] = x.T
+  # predicted: the 3 samples and a zero column (a dead unit) in between
+  pred = np.stack([x[0], x[1], np.zeros(8), x[2]], axis=1)
+  m = dt.match_columns(w, pred)
+  np.testing.assert_array_equal(m.learned, [4, 0, 2])  # one per non-zero predicted column, in their order
+  np.testing.assert_array_equal(m.unmatched_learned, [1, 3, 5])
+  np.testing.assert_array_equal(m.unmatched_predicted, [2])
+  assert m.unmatched_learned.dtype == m.unmatched_predicted.dtype == np.int64
+  # equal widths, every predicted column non-zero: nothing is left out
+  m = dt.match_columns(w[:, [4, 0, 2]], x.T)
+  np.testing.assert_array_equal(m.learned, [0, 1, 2])
+  assert m.unmatched_learned.shape == m.unmatched_predicted.shape == (0,)
+  # the matched pairs and the left-out columns together account for every column
+  m = dt.match_columns(w, pred)
+  assert sorted(m.learned.tolist() + m.unmatched_learned.tolist()) == list(range(w.shape[1]))
+  assert len(m.learned) + len(m.unmatched_predicted) == pred.shape[1]

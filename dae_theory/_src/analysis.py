@@ -13,9 +13,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory._src import checks
-from dae_theory._src.model import DAEParams, HIGHEST, dae_apply
+from dae_theory._src.model import DAEParams, HIGHEST, _check_params_and_input, dae_apply
 
 _TINY = 1e-30
+
+
+def _code(h, name: str = "h"):
+  """A code (…, p) as an array: rank >= 1 (units on the last axis), real, finite when concrete."""
+  h = checks.as_array(name, h)
+  if h.ndim == 0:
+    raise ValueError(f"{name} must have rank >= 1 (hidden units on the last axis), got a scalar")
+  checks.check_array(name, h, ndim=h.ndim)
+  checks.check_finite(name, h)
+  return h
+
+
+def _check_batch(params, y, name: str = "y"):
+  """(params, a batch y (m, d) of finite inputs) checked; returns y as an array."""
+  if not isinstance(params, DAEParams):
+    raise ValueError(f"params must be a DAEParams, got {type(params).__name__}")
+  checks.check_array("params.w1", params.w1, ndim=2)
+  y = checks.check_array(name, y, ndim=2)
+  checks.check_dim(name, y, 1, params.w1.shape[0], "the input dimension d of params.w1")
+  checks.check_finite(name, y)
+  return y
 
 
 # ----------------------------------------------------------------------------------------------
@@ -29,17 +50,19 @@ def representation_std(h: jax.Array) -> jax.Array:
   Works on any leading shape: the std is over the last axis. For a one-hot h with value a,
   Std = a √(1/p − 1/p²).
   """
-  return jnp.std(h, axis=-1)
+  return jnp.std(_code(h), axis=-1)
 
 
 def normalized_std(h: jax.Array) -> jax.Array:
   """Std(h) / ‖h‖₂: scale-free; 0 for a uniform code, √((1 − 1/p)/p) for one-hot (0 for h = 0)."""
+  h = _code(h)
   norm = jnp.linalg.norm(h, axis=-1)
   return jnp.where(norm > 0, jnp.std(h, axis=-1) / jnp.maximum(norm, _TINY), 0.0)
 
 
 def peak_energy_fraction(h: jax.Array) -> jax.Array:
   """max_j h_j² / ‖h‖₂²: 1 for one-hot, 1/k for k equal active units (0 for h = 0)."""
+  h = jnp.asarray(_code(h))
   sq = h * h
   total = jnp.sum(sq, axis=-1)
   return jnp.where(total > 0, jnp.max(sq, axis=-1) / jnp.maximum(total, _TINY), 0.0)
@@ -47,6 +70,7 @@ def peak_energy_fraction(h: jax.Array) -> jax.Array:
 
 def l4_l2_ratio(h: jax.Array) -> jax.Array:
   """‖h‖₄ / ‖h‖₂ (the authors' sparsity ratio): 1 for one-hot, k^{−1/4} for k equal units."""
+  h = jnp.asarray(_code(h))
   l2 = jnp.linalg.norm(h, axis=-1)
   l4 = jnp.sum(h ** 4, axis=-1) ** 0.25
   return jnp.where(l2 > 0, l4 / jnp.maximum(l2, _TINY), 0.0)
@@ -54,11 +78,14 @@ def l4_l2_ratio(h: jax.Array) -> jax.Array:
 
 def active_units(h: jax.Array, threshold: float = 0.0) -> jax.Array:
   """Number of units with h_j > threshold."""
+  h = jnp.asarray(_code(h))
+  checks.check_scalar("threshold", threshold)
   return jnp.sum(h > threshold, axis=-1)
 
 
 def participation_ratio(h: jax.Array) -> jax.Array:
   """(Σ h_j²)² / Σ h_j⁴: the effective number of active units (1 for one-hot, k for k equal)."""
+  h = jnp.asarray(_code(h))
   sq = h * h
   den = jnp.sum(sq * sq, axis=-1)
   return jnp.where(den > 0, jnp.sum(sq, axis=-1) ** 2 / jnp.maximum(den, _TINY), 0.0)
@@ -79,17 +106,26 @@ SPIKINESS_SCORES = {
 # ----------------------------------------------------------------------------------------------
 
 
+def _scores(name: str, scores, metric: str) -> np.ndarray:
+  """Finite, non-empty scores (any shape) as a flat float64 array."""
+  try:
+    s = np.asarray(scores, np.float64).ravel()
+  except (TypeError, ValueError) as err:
+    raise ValueError(f"{name} must hold real numbers, got {type(scores).__name__}") from err
+  if s.size == 0:
+    raise ValueError(f"{name} must not be empty: {metric} needs at least one positive and one negative score")
+  if not np.isfinite(s).all():
+    raise ValueError(f"{name} must be finite, but it holds NaN or inf")
+  return s
+
+
 def auroc(scores_positive, scores_negative) -> float:
   """Area under the ROC curve = P(s₊ > s₋) + ½ P(s₊ = s₋) (Mann–Whitney U / (n₊ n₋)).
 
   Positives are the memorised inputs (high score = flagged), as in the paper's Table 1.
   """
-  pos = np.asarray(scores_positive, np.float64).ravel()
-  neg = np.asarray(scores_negative, np.float64).ravel()
-  if pos.size == 0 or neg.size == 0:
-    raise ValueError(f"auroc needs at least one positive and one negative score, got {pos.size} and {neg.size}")
-  if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
-    raise ValueError("auroc scores must be finite")
+  pos = _scores("scores_positive", scores_positive, "auroc")
+  neg = _scores("scores_negative", scores_negative, "auroc")
   allv = np.concatenate([pos, neg])
   order = np.argsort(allv, kind="mergesort")
   ranks = np.empty(allv.size)
@@ -108,10 +144,8 @@ def tpr_at_fpr(scores_positive, scores_negative, fpr: float = 0.01) -> float:
   checks.check_scalar("fpr", fpr, nonnegative=True)
   if fpr > 1:
     raise ValueError(f"fpr must be in [0, 1], got {fpr}")
-  pos = np.asarray(scores_positive, np.float64).ravel()
-  neg = np.asarray(scores_negative, np.float64).ravel()
-  if pos.size == 0 or neg.size == 0:
-    raise ValueError("tpr_at_fpr needs at least one positive and one negative score")
+  pos = _scores("scores_positive", scores_positive, "tpr_at_fpr")
+  neg = _scores("scores_negative", scores_negative, "tpr_at_fpr")
   threshold = np.quantile(neg, 1.0 - fpr)
   return float(np.mean(pos > threshold))
 
@@ -140,9 +174,13 @@ class ColumnReport(NamedTuple):
 
 def column_report(w, x, *, min_norm: float = 0.1, antipodal_cosine: float = -0.9) -> ColumnReport:
   """Column norms, max cosine with the samples x (n, d), and antipodal pairs of W (d, p)."""
-  w = np.asarray(checks.check_array("w", w, ndim=2), np.float64)
-  x = np.asarray(checks.check_array("x", x, ndim=2), np.float64)
+  w = checks.as_float64("w", w)
+  x = checks.as_float64("x", x)
   checks.check_dim("x", x, 1, w.shape[0], "the input dimension of w")
+  checks.check_scalar("min_norm", min_norm, nonnegative=True)
+  checks.check_scalar("antipodal_cosine", antipodal_cosine)
+  if not -1.0 <= antipodal_cosine <= 1.0:
+    raise ValueError(f"antipodal_cosine must be a cosine in [-1, 1], got {antipodal_cosine}")
   norms = np.linalg.norm(w, axis=0)
   wu = w / np.maximum(norms, _TINY)[None, :]
   xu = x / np.maximum(np.linalg.norm(x, axis=1), _TINY)[:, None]
@@ -162,12 +200,22 @@ class ColumnMatch(NamedTuple):
     cosine: (k,) cosine of each matched pair.
     norm_ratio: (k,) ‖learned‖ / ‖predicted‖.
     relative_error: (k,) ‖learned − predicted‖ / ‖predicted‖.
+    unmatched_learned: (p − k,) int64, sorted indices of the learned columns left out of the
+      matching (w_learned has more columns than there are non-zero predicted ones); empty when
+      every learned column is matched.
+    unmatched_predicted: int64, sorted indices into w_predicted of its columns left out of the
+      matching: its zero columns (a predicted dead unit has no direction to match); empty when
+      every predicted column is non-zero.
+
+  The k pairs follow the order of the non-zero columns of w_predicted.
   """
 
   learned: np.ndarray
   cosine: np.ndarray
   norm_ratio: np.ndarray
   relative_error: np.ndarray
+  unmatched_learned: np.ndarray
+  unmatched_predicted: np.ndarray
 
 
 def match_columns(w_learned, w_predicted) -> ColumnMatch:
@@ -179,42 +227,56 @@ def match_columns(w_learned, w_predicted) -> ColumnMatch:
   against 0.896 at norm 0.93)."""
   from scipy.optimize import linear_sum_assignment
 
-  wl = np.asarray(w_learned, np.float64)
-  wp = np.asarray(w_predicted, np.float64)
-  wp = wp[:, np.linalg.norm(wp, axis=0) > 0]
+  wl = checks.as_float64("w_learned", w_learned)
+  wp_all = checks.as_float64("w_predicted", w_predicted)
+  live = np.flatnonzero(np.linalg.norm(wp_all, axis=0) > 0)
+  wp = wp_all[:, live]
   if wl.shape[0] != wp.shape[0]:
     raise ValueError(f"w_learned and w_predicted must have the same d, got {wl.shape[0]} and {wp.shape[0]}")
   if wp.shape[1] > wl.shape[1]:
-    raise ValueError(f"w_learned has {wl.shape[1]} columns, fewer than the {wp.shape[1]} predicted ones")
+    raise ValueError(f"w_learned has {wl.shape[1]} columns, fewer than the {wp.shape[1]} non-zero predicted ones")
   nl, npred = np.linalg.norm(wl, axis=0), np.linalg.norm(wp, axis=0)
   cos = (wp / npred).T @ (wl / np.maximum(nl, _TINY))  # (k, p)
   carried = cos * np.minimum(nl[None, :] / npred[:, None], 1.0)
   rows, cols = linear_sum_assignment(-carried)
-  learned = cols[np.argsort(rows)]
+  learned = cols[np.argsort(rows)].astype(np.int64)
   return ColumnMatch(learned, cos[np.arange(wp.shape[1]), learned], nl[learned] / npred,
-                     np.linalg.norm(wl[:, learned] - wp, axis=0) / npred)
+                     np.linalg.norm(wl[:, learned] - wp, axis=0) / npred,
+                     np.setdiff1d(np.arange(wl.shape[1]), learned).astype(np.int64),
+                     np.setdiff1d(np.arange(wp_all.shape[1]), live).astype(np.int64))
 
 
 def gram_error(w_learned, w_predicted) -> float:
   """‖W Wᵀ − W* W*ᵀ‖_F / ‖W* W*ᵀ‖_F: a split- and rotation-invariant comparison of weights."""
-  wl = np.asarray(w_learned, np.float64)
-  wp = np.asarray(w_predicted, np.float64)
+  wl = checks.as_float64("w_learned", w_learned)
+  wp = checks.as_float64("w_predicted", w_predicted)
+  checks.check_dim("w_predicted", wp, 0, wl.shape[0], "the input dimension d of w_learned")
   a, b = wl @ wl.T, wp @ wp.T
-  return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+  scale = np.linalg.norm(b)
+  if scale == 0:
+    raise ValueError("w_predicted must not be all zero: the error is relative to its Gram matrix")
+  return float(np.linalg.norm(a - b) / scale)
 
 
 def one_hot_fraction(h, share: float = 0.95) -> float:
   """Fraction of codes (rows of h, (m, p)) in which one unit carries more than ``share`` of ‖h‖²."""
+  h = checks.check_array("h", h, ndim=2)
+  checks.check_nonempty("h", h)
+  checks.check_scalar("share", share, positive=True)
+  if share > 1:
+    raise ValueError(f"share must be in (0, 1], got {share}")
   return float(np.mean(np.asarray(peak_energy_fraction(jnp.asarray(h))) > share))
 
 
 def representations(params: DAEParams, y) -> jax.Array:
   """Hidden codes of a batch y (m, d): (m, p)."""
+  y = _check_batch(params, y)
   return jax.nn.relu(jnp.matmul(jnp.asarray(y), params.w1, precision=HIGHEST))
 
 
 def apply_batch(params: DAEParams, y) -> jax.Array:
   """f(y) for a batch y (m, d)."""
+  y = _check_batch(params, y)
   return jax.vmap(dae_apply, in_axes=(None, 0))(params, jnp.asarray(y))
 
 
@@ -225,6 +287,9 @@ def jacobian_spectrum(params: DAEParams, y) -> tuple[jax.Array, jax.Array]:
   For the ReLU-DAE the Jacobian is W2 diag(1[W1ᵀy > 0]) W1ᵀ: a memorised training point gives a
   rank-one Jacobian along its stored sample, a generalised one a spread over the mode's directions.
   """
+  y = checks.as_array("y", y)
+  _check_params_and_input(params, y)
+  checks.check_finite("y", y)
   jac = jax.jacfwd(lambda v: dae_apply(params, v))(jnp.asarray(y))
   s = jnp.linalg.svd(jac, compute_uv=False)
   p = s / jnp.maximum(jnp.sum(s), _TINY)
@@ -234,7 +299,10 @@ def jacobian_spectrum(params: DAEParams, y) -> tuple[jax.Array, jax.Array]:
 
 def gating_overlap(h_a, h_b) -> jax.Array:
   """Jaccard overlap of the active-unit sets of two codes: |A ∩ B| / |A ∪ B| (1 if both empty)."""
-  a, b = h_a > 0, h_b > 0
+  h_a, h_b = _code(h_a, "h_a"), _code(h_b, "h_b")
+  if tuple(h_b.shape) != tuple(h_a.shape):
+    raise ValueError(f"h_b must have the shape of h_a {tuple(h_a.shape)}, got {tuple(h_b.shape)}")
+  a, b = jnp.asarray(h_a) > 0, jnp.asarray(h_b) > 0
   inter = jnp.sum(a & b, axis=-1)
   union = jnp.sum(a | b, axis=-1)
   return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0)
@@ -271,7 +339,7 @@ def gating_geometry(params: DAEParams, y, pairs, reference=None) -> GatingGeomet
   """
   from scipy.stats import spearmanr
 
-  y = checks.check_array("y", y, ndim=2)
+  y = _check_batch(params, y)
   pairs = np.asarray(pairs)
   if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
     raise ValueError(f"pairs must be a (q, 2) integer array, got shape {pairs.shape} and dtype {pairs.dtype}")

@@ -118,6 +118,53 @@ def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
   return int(value)
 
 
+SEED_LIMIT = 2 ** 32  # seeds are one uint32 word: jax.random.key, NumPy's default_rng and ModelSpec.seed all take it
+
+
+def check_seed(name: str, seed: Any) -> int:
+  """An integer seed in [0, 2**32), the range every use of a seed supports; returns it as an int."""
+  if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+    raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
+  if not 0 <= seed < SEED_LIMIT:
+    raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed}")
+  return int(seed)
+
+
+def check_key(name: str, key: Any):
+  """One PRNG key: a typed key of shape () or raw uint32 key data of rank 1 (concrete or traced).
+
+  Returns it unchanged. An integer is refused with a pointer to ``jax.random.key(seed)``.
+  """
+  if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
+    raise ValueError(f"{name} must be a PRNG key such as jax.random.key(seed) with an integer seed in "
+                     f"[0, 2**32), got the integer {key}")
+  if not isinstance(key, (jax.Array, np.ndarray)):
+    raise ValueError(f"{name} must be a PRNG key such as jax.random.key(seed), got {type(key).__name__}")
+  typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+  if (typed and key.ndim == 0) or (not typed and key.dtype == np.uint32 and key.ndim == 1):
+    return key
+  raise ValueError(f"{name} must be one PRNG key (a typed key of shape () or raw uint32 key data of shape (2,); "
+                   f"vmap over a batch of keys), got dtype {key.dtype} and shape {tuple(key.shape)}")
+
+
+def check_int_array(name: str, values: Any, *, minimum: int | None = 0,
+                    ndim: int | tuple[int, ...] = 1) -> np.ndarray:
+  """Integers >= ``minimum`` (None: any) of an integer dtype, or floats with integral values, as a
+  host int64 array of the given rank."""
+  a = np.asarray(values)
+  ndims = (ndim,) if isinstance(ndim, int) else ndim
+  if a.ndim not in ndims:
+    want = " or ".join(str(n) for n in ndims)
+    raise ValueError(f"{name} must have rank {want}, got shape {a.shape}")
+  integral = np.issubdtype(a.dtype, np.integer) or (
+      np.issubdtype(a.dtype, np.floating) and bool(np.isfinite(a).all()) and bool((a == np.round(a)).all()))
+  if a.dtype == np.bool_ or not integral:
+    raise ValueError(f"{name} must hold integers" + ("" if minimum is None else f" >= {minimum}") + f", got {values!r}")
+  if minimum is not None and a.size and a.min() < minimum:
+    raise ValueError(f"{name} must hold integers >= {minimum}, got a minimum of {a.min()}")
+  return a.astype(np.int64)
+
+
 def check_weights(name: str, weights: Any, n: int):
   """Per-sample weights: shape (n,), finite, >= 0, not all zero (when concrete)."""
   w = check_array(name, weights, ndim=1)
@@ -130,6 +177,17 @@ def check_weights(name: str, weights: Any, n: int):
     if not (wn > 0).any():
       raise ValueError(f"{name} must have at least one positive entry; all {n} are zero")
   return w
+
+
+def check_float_dtype(name: str, dtype: Any):
+  """A floating dtype (``jnp.float32``, ``np.float64``, "float32", …); returns it unchanged."""
+  try:
+    floating = jnp.issubdtype(dtype, jnp.floating)
+  except TypeError:
+    floating = False
+  if not floating:
+    raise ValueError(f"{name} must be a floating dtype, got {dtype!r}")
+  return dtype
 
 
 def float_dtype(*arrays) -> np.dtype:

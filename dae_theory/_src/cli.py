@@ -30,18 +30,19 @@ def load_data(spec: dict) -> np.ndarray:
   """The (N, d) training array a data spec describes."""
   import jax
   import dae_theory as dt
+  from dae_theory._src import checks
 
   spec = dict(spec)
   kind = spec.pop("kind", None)
   if kind not in DATA_KINDS:
     raise ValueError(f"data.kind must be one of {DATA_KINDS}, got {kind!r}")
   if kind == "mixture":
-    num, seed = spec.pop("num"), spec.pop("seed", 0)
+    num, seed = spec.pop("num"), checks.check_seed("data.seed", spec.pop("seed", 0))
     k_mix, k_data = jax.random.split(jax.random.PRNGKey(seed))
     mixture = dt.gaussian_mixture(k_mix, spec.pop("num_modes", 3), spec.pop("dim", 20), **spec)
     return np.asarray(dt.sample_mixture(k_data, mixture, num).x)
   if kind == "obtuse":
-    seed = spec.pop("seed", 0)
+    seed = checks.check_seed("data.seed", spec.pop("seed", 0))
     if "norm_range" in spec:
       spec["norm_range"] = tuple(spec["norm_range"])
     return np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(seed), spec.pop("num"), spec.pop("dim"), **spec))

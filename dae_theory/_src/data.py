@@ -32,6 +32,7 @@ def equiangular_directions(key: jax.Array, num: int, dim: int, *, cosine: float 
   Returns:
     (num, dim) array of unit rows.
   """
+  checks.check_key("key", key)
   num = checks.check_int("num", num)
   dim = checks.check_int("dim", dim)
   simplex = -1.0 / (num - 1) if num > 1 else 0.0
@@ -60,6 +61,9 @@ def obtuse_point_set(key: jax.Array, num: int, dim: int, *, norm_range: tuple[fl
   Returns:
     (num, dim) points x_i with cos(x_i, x_j) = cosine < 0 for i ≠ j.
   """
+  checks.check_key("key", key)
+  if not (isinstance(norm_range, (tuple, list)) and len(norm_range) == 2):
+    raise ValueError(f"norm_range must be a pair (low, high) of norms, got {norm_range!r}")
   lo, hi = norm_range
   checks.check_scalar("norm_range[0]", lo, positive=True)
   checks.check_scalar("norm_range[1]", hi, positive=True)
@@ -87,7 +91,12 @@ def greedy_obtuse_subset(x, order=None) -> np.ndarray:
   if (norms == 0).any():
     raise ValueError("x has a zero row: its direction is undefined")
   unit = x / norms[:, None]
-  order = np.arange(x.shape[0]) if order is None else np.asarray(order)
+  if order is None:
+    order = np.arange(x.shape[0])
+  else:
+    order = checks.check_int_array("order", order)
+    if order.size and order.max() >= x.shape[0]:
+      raise ValueError(f"order must hold row indices of x in [0, {x.shape[0]}), got {order.max()}")
   kept: list[int] = []
   for i in order:
     if not kept or (unit[kept] @ unit[i] < 0).all():
@@ -123,6 +132,7 @@ def gaussian_mixture(key: jax.Array, num_modes: int, dim: int, *, mean_norm: flo
   Returns:
     ``GaussianMixture``.
   """
+  checks.check_key("key", key)
   num_modes = checks.check_int("num_modes", num_modes)
   dim = checks.check_int("dim", dim)
   rank = checks.check_int("rank", rank, minimum=0)
@@ -181,6 +191,7 @@ def sample_mixture(key: jax.Array, mixture: GaussianMixture, num: int, *, exact_
   Returns:
     ``LabelledSamples`` (x (n, d), labels (n,)).
   """
+  checks.check_key("key", key)
   check_mixture(mixture)
   num = checks.check_int("num", num)
   k_lab, k_z, k_iso = jax.random.split(key, 3)
@@ -230,14 +241,21 @@ def duplicate_samples(x, labels, indices: Sequence[int], copies: int | Sequence[
     ``DuplicatedSamples``.
   """
   x = checks.check_array("x", x, ndim=2)
+  checks.check_finite("x", x)
   labels = checks.check_array("labels", labels, ndim=1)
   checks.check_dim("labels", labels, 0, x.shape[0], "one label per sample")
-  idx = np.asarray(indices, np.int64).reshape(-1)
+  idx = np.asarray(indices).reshape(-1)
+  if idx.size and not np.issubdtype(idx.dtype, np.integer):
+    raise ValueError(f"indices must be integer row indices, got {indices!r}")
+  idx = idx.astype(np.int64)
   if idx.size and (idx.min() < 0 or idx.max() >= x.shape[0]):
     raise ValueError(f"indices must lie in [0, {x.shape[0]}), got {list(idx)}")
   if len(set(idx.tolist())) != idx.size:
     raise ValueError(f"indices must not repeat, got {list(idx)}")
-  reps = np.broadcast_to(np.asarray(copies), idx.shape)
+  reps = checks.check_int_array("copies", copies, minimum=None, ndim=(0, 1))
+  if reps.ndim == 1:
+    checks.check_dim("copies", reps, 0, idx.size, "one count per index (or one int for all)")
+  reps = np.broadcast_to(reps, idx.shape)
   if (reps < 1).any():
     raise ValueError(f"copies must be >= 1, got {copies}")
   lab = np.asarray(labels).astype(np.int32)

@@ -88,8 +88,26 @@ def _subset(images, labels, *, classes, num, seed, center, names, shape) -> Imag
   return ImageData(x - mean, labels[idx].astype(np.int32), mean.astype(np.float32), shape, idx)
 
 
+def _check_root(root) -> Path:
+  if root is None:
+    return FASHION_MNIST_DIR
+  if not isinstance(root, (str, os.PathLike)):
+    raise ValueError(f"root must be a folder path (str or os.PathLike), got {type(root).__name__}")
+  return Path(root)
+
+
+def _check_subset_args(classes, num, seed, center, names: Sequence[str]) -> None:
+  """The subset arguments, checked before any file is read."""
+  _class_ids(classes, names)
+  if num is not None:
+    checks.check_int("num", num)
+  checks.check_seed("seed", seed)
+  if not isinstance(center, bool):
+    raise ValueError(f"center must be True or False, got {center!r}")
+
+
 def fashion_mnist_available(root: str | os.PathLike | None = None) -> bool:
-  root = Path(root) if root is not None else FASHION_MNIST_DIR
+  root = _check_root(root)
   return all((root / f).exists() for pair in _FILES.values() for f in pair)
 
 
@@ -102,7 +120,7 @@ def load_fashion_mnist(split: str = "train", *, classes=None, num: int | None = 
     classes: None for all, or class indices / names (case-insensitive, e.g. "sneaker",
       "ankle boot"; see ``FASHION_MNIST_CLASSES``).
     num: keep a random subset of this many images, drawn with ``seed`` (returned in source order).
-    seed: seed of the subset.
+    seed: seed of the subset, in [0, 2**32).
     center: subtract the mean image of the returned set.
     root: folder of the four .gz files (default /usr/share/datasets/fashion-mnist).
 
@@ -111,7 +129,8 @@ def load_fashion_mnist(split: str = "train", *, classes=None, num: int | None = 
   """
   if split not in _FILES:
     raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-  root = Path(root) if root is not None else FASHION_MNIST_DIR
+  _check_subset_args(classes, num, seed, center, FASHION_MNIST_CLASSES)
+  root = _check_root(root)
   img_file, lab_file = (root / f for f in _FILES[split])
   if not (img_file.exists() and lab_file.exists()):
     raise FileNotFoundError(
@@ -127,6 +146,7 @@ def load_digits(*, classes=None, num: int | None = None, seed: int = 0, center: 
 
   Arguments as ``load_fashion_mnist``; classes are the digits 0–9 (or "0".."9").
   """
+  _check_subset_args(classes, num, seed, center, tuple(str(i) for i in range(10)))
   try:
     from sklearn.datasets import load_digits as _sk_load_digits
   except ImportError as err:

@@ -105,7 +105,9 @@ def detection_noise(key: jax.Array, samples, num_draws: int = 1) -> jax.Array:
   Row i's draws come from ``fold_in(key, hash(samples[i]))``: permuting the samples permutes
   their noise with them.
   """
+  checks.check_key("key", key)
   x = checks.check_array("samples", samples, ndim=2)
+  checks.check_finite("samples", x)
   num_draws = checks.check_int("num_draws", num_draws)
   x = jnp.asarray(x)
   keys = jax.vmap(lambda h: jax.random.fold_in(key, h))(_row_hash(x))
@@ -147,6 +149,8 @@ def detection_codes(params: DiffusionParams, samples, key: jax.Array, *, sigma_d
     raise ValueError(f"params must be a DiffusionParams, got {type(params).__name__}")
   x = _check_samples(samples, params.dim)
   sigma_det = _check_sigma_det(sigma_det)
+  if not isinstance(gated, bool):
+    raise ValueError(f"gated must be True or False, got {gated!r}")
   eps = detection_noise(key, x, num_draws)
   y = x[None, :, :] + sigma_det * eps
   h = jax.nn.relu(jnp.einsum("kmd,dp->kmp", y, params.w1, precision=HIGHEST))
@@ -192,7 +196,14 @@ def denoiser_scores(denoise: Denoiser, samples, key: jax.Array, *, sigma_det: fl
 def effective_rank(singular_values) -> jax.Array:
   """exp(H(s/Σs)), the entropy-based effective rank of a spectrum (Roy & Vetterli 2007), over the
   last axis: k for k equal singular values, 1 for one; 0 for an all-zero spectrum."""
-  s = jnp.asarray(singular_values)
+  s = checks.as_array("singular_values", singular_values)
+  if s.ndim == 0:
+    raise ValueError("singular_values must have rank >= 1 (the spectrum on the last axis), got a scalar")
+  checks.check_array("singular_values", s, ndim=s.ndim)
+  checks.check_finite("singular_values", s)
+  if checks.is_concrete(s) and s.size and float(np.min(np.asarray(s))) < 0:
+    raise ValueError(f"singular_values must be >= 0, got a minimum of {float(np.min(np.asarray(s)))}")
+  s = jnp.asarray(s)
   total = jnp.sum(s, axis=-1, keepdims=True)
   q = s / jnp.maximum(total, _TINY)
   ent = -jnp.sum(jnp.where(q > 0, q * jnp.log(jnp.maximum(q, _TINY)), 0.0), axis=-1)
@@ -211,6 +222,9 @@ def diffusion_jacobian_spectrum(params: DiffusionParams, y, sigma) -> jax.Array:
   """
   if not isinstance(params, DiffusionParams):
     raise ValueError(f"params must be a DiffusionParams, got {type(params).__name__}")
+  y = checks.check_array("y", y, ndim=1)
+  checks.check_dim("y", y, 0, params.dim, "the model's dimension d (vmap for batches)")
+  checks.check_finite("y", y)
   y = jnp.asarray(y)
   d, p = params.w1.shape
   gate = time_gate(params, sigma)
@@ -230,6 +244,11 @@ def diffusion_jacobian_spectrum(params: DiffusionParams, y, sigma) -> jax.Array:
 def jacobian_spectrum_of(denoise: Denoiser, y, sigma) -> jax.Array:
   """Singular values of ∂D/∂y at one input y (d,) for any batched denoiser, by forward-mode
   differentiation and an SVD (d JVPs and O(d³)); sorted descending, (d,)."""
+  if not callable(denoise):
+    raise ValueError(f"denoise must be a callable denoise(x, sigma), got {type(denoise).__name__}")
+  y = checks.check_array("y", y, ndim=1)
+  checks.check_finite("y", y)
+  checks.check_scalar("sigma", sigma, positive=True)
   y = jnp.asarray(y)
   jac = jax.jacfwd(lambda v: denoise(v[None, :], sigma)[0])(y)
   return jnp.linalg.svd(jac, compute_uv=False)
@@ -391,7 +410,7 @@ def detection_metrics(scores_positive, scores_negative, *, fpr: float = 0.01, nu
   checks.check_scalar("level", level, positive=True)
   if not float(level) < 1.0:
     raise ValueError(f"level must be in (0, 1), got {level}")
-  seed = checks.check_int("seed", seed, minimum=0)
+  seed = checks.check_seed("seed", seed)
   rng = np.random.default_rng(seed)
   boot_auc, boot_tpr = np.empty(num_bootstrap), np.empty(num_bootstrap)
   for b in range(num_bootstrap):

@@ -85,6 +85,7 @@ def init_diffusion_params(key: jax.Array, dim: int, width: int, *, time_hidden: 
   Returns:
     ``DiffusionParams`` with w1 (and w2) of shape (d, p).
   """
+  checks.check_key("key", key)
   dim = checks.check_int("dim", dim)
   width = checks.check_int("width", width)
   time_hidden = checks.check_int("time_hidden", time_hidden)
@@ -105,6 +106,8 @@ def init_diffusion_params(key: jax.Array, dim: int, width: int, *, time_hidden: 
 
 def time_gate(params: DiffusionParams, sigma) -> jax.Array:
   """exp(g(log σ)), shape (p,); ones when the model has no gate. σ > 0 (checked when concrete)."""
+  if not isinstance(params, DiffusionParams):
+    raise ValueError(f"params must be a DiffusionParams, got {type(params).__name__}")
   checks.check_scalar("sigma", sigma, positive=True)
   if params.gate is None:
     return jnp.ones((params.width,), params.w1.dtype)
@@ -120,6 +123,12 @@ def _check(params, y) -> None:
   if y.ndim != 1 or y.shape[0] != params.w1.shape[0]:
     raise ValueError(f"y must have shape (d,) = ({params.w1.shape[0]},) for one input "
                      f"(vmap for batches), got {tuple(y.shape)}")
+  checks.check_finite("y", y)
+
+
+def _check_code_hook(code_hook) -> None:
+  if code_hook is not None and not callable(code_hook):
+    raise ValueError(f"code_hook must be None or a callable code_hook(h, sigma) -> h', got {type(code_hook).__name__}")
 
 
 def diffusion_code(params: DiffusionParams, y: jax.Array) -> jax.Array:
@@ -155,6 +164,7 @@ def diffusion_apply(params: DiffusionParams, y: jax.Array, sigma, *,
     code_hook: optional h ↦ h' applied to the gated code before decoding, called as
       ``code_hook(h, sigma)`` (representation steering: h + a·v, paper eq. 11).
   """
+  _check_code_hook(code_hook)
   h = diffusion_representation(params, y, sigma)
   if code_hook is not None:
     h = _hooked(code_hook, h, sigma)
@@ -171,6 +181,9 @@ def diffusion_denoiser(params: DiffusionParams, *, code_hook: CodeHook | None = 
   """
   if not isinstance(params, DiffusionParams):
     raise ValueError(f"params must be a DiffusionParams, got {type(params).__name__}")
+  _check_code_hook(code_hook)
+  if not isinstance(with_code, bool):
+    raise ValueError(f"with_code must be True or False, got {with_code!r}")
 
   def one(y, sigma):
     _check(params, y)
@@ -194,6 +207,7 @@ def log_uniform_sigmas(key: jax.Array, num: int, sigma_min, sigma_max, dtype=jnp
 
   0 < σ_min ≤ σ_max (checked when concrete; the engine passes traced per-model values).
   """
+  checks.check_key("key", key)
   num = checks.check_int("num", num)
   checks.check_scalar("sigma_min", sigma_min, positive=True)
   checks.check_scalar("sigma_max", sigma_max, positive=True)

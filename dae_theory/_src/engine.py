@@ -55,7 +55,11 @@ class ModelSpec(NamedTuple):
 
 
 def model_spec(config: TrainConfig, seed: int, num_samples: int) -> ModelSpec:
-  """The ``ModelSpec`` of one run: the config's per-model fields with this seed and n."""
+  """The ``ModelSpec`` of one run: the config's per-model fields with this seed (in [0, 2**32)) and n."""
+  if not isinstance(config, TrainConfig):
+    raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+  seed = checks.check_seed("seed", seed)
+  num_samples = checks.check_int("num_samples", num_samples)
   return ModelSpec(jnp.uint32(seed), jnp.int32(num_samples), jnp.float32(config.sigma), jnp.float32(config.lam),
                    jnp.float32(config.learning_rate), jnp.int32(config.width), jnp.float32(config.sigma_min))
 
@@ -108,6 +112,8 @@ def lr_factor(step, steps: int, decay_steps: int, final_fraction: float):
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
   """The update direction before the learning rate: coupled decay, then the optimiser's transform."""
+  if not isinstance(cfg, TrainConfig):
+    raise ValueError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
   parts = []
   if cfg.weight_decay and cfg.optimizer != "adamw":
     parts.append(optax.add_decayed_weights(cfg.weight_decay))  # coupled L2, as PyTorch
@@ -176,6 +182,11 @@ def make_trainer(model: Model, cfg: TrainConfig, width_max: int) -> Trainer:
     cfg: the ``TrainConfig`` (its per-model fields are read from the spec instead).
     width_max: the padded width p of the parameters.
   """
+  if not isinstance(model, Model):
+    raise ValueError(f"model must be a Model, got {type(model).__name__}")
+  if not isinstance(cfg, TrainConfig):
+    raise ValueError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+  width_max = checks.check_int("width_max", width_max)
   optimizer = make_optimizer(cfg)
   view = model.optimizer_view or (lambda p, c: p)
   merge = model.merge_updates or (lambda u, c: u)
@@ -367,9 +378,7 @@ def train_model(model: Model, x, config: TrainConfig, seed: int = 0, *, num_samp
   if n > x.shape[0]:
     raise ValueError(f"num_samples must be at most the rows of x ({x.shape[0]}), got {n}")
   check_batch(config, n)
-  seed = checks.check_int("seed", seed, minimum=0)
-  if seed >= 2 ** 32:
-    raise ValueError(f"seed must be an integer in [0, 2**32), got {seed}")
+  seed = checks.check_seed("seed", seed)
   platform = jax.default_backend()
   loop = check_loop(loop, model, platform)
   spec = model_spec(config, seed, n)

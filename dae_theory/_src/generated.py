@@ -183,7 +183,7 @@ def memorized_fraction(flags, *, seed: int = 0, num_bootstrap: int = 2000, level
 
   Args:
     flags: (m,) booleans (or 0/1 numbers), e.g. ``SampleEvaluation.memorized``.
-    seed: seed of the NumPy Generator (deterministic).
+    seed: seed of the NumPy Generator (deterministic), in [0, 2**32).
     num_bootstrap: B ≥ 1 resamples.
     level: coverage of the interval, in (0, 1).
 
@@ -200,7 +200,7 @@ def memorized_fraction(flags, *, seed: int = 0, num_bootstrap: int = 2000, level
       raise ValueError(f"flags must be boolean or 0/1, got dtype {f.dtype}")
     if not np.isin(f, (0, 1)).all():
       raise ValueError("flags must be boolean or 0/1, got other values (or NaN)")
-  seed = checks.check_int("seed", seed, minimum=0)
+  seed = checks.check_seed("seed", seed)
   num_bootstrap = checks.check_int("num_bootstrap", num_bootstrap)
   checks.check_scalar("level", level, positive=True)
   if not float(level) < 1.0:

@@ -36,7 +36,12 @@ def make_grid(config: TrainConfig, num_rows: int, *, model: Model | None = None,
     in the order of ``itertools.product`` over ``GRID_AXES``.
   """
   from dae_theory._src.models import get_model
+  if not isinstance(config, TrainConfig):
+    raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+  num_rows = checks.check_int("num_rows", num_rows)
   model = get_model(config.model) if model is None else model
+  if not isinstance(model, Model):
+    raise ValueError(f"model must be a Model, got {type(model).__name__}")
   axes = dict(seeds=seeds, sizes=(num_rows,) if sizes is None else sizes,
               sigmas=(config.sigma,) if sigmas is None else sigmas,
               sigma_mins=(config.sigma_min,) if sigma_mins is None else sigma_mins,
@@ -52,9 +57,10 @@ def make_grid(config: TrainConfig, num_rows: int, *, model: Model | None = None,
       raise ValueError(f"{name} must not be empty: a sweep grid needs at least one value on every axis")
     axes[name] = values.tolist()
   for s in axes["seeds"]:
-    checks.check_int("seeds", s, minimum=0)
-    if s >= 2 ** 32:
-      raise ValueError(f"seeds must be integers in [0, 2**32), got {s}")
+    try:
+      checks.check_seed("seeds", s)
+    except ValueError:
+      raise ValueError(f"seeds must be integers in [0, 2**32), got {s!r}") from None
   for n in axes["sizes"]:
     checks.check_int("sizes", n)
     if n > num_rows:

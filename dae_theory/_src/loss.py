@@ -16,12 +16,29 @@ from dae_theory._src.model import DAEParams, dae_apply
 
 def weight_penalty(params: DAEParams) -> jax.Array:
   """Σ_l ‖W_l‖²_F over both layers (a tied W counts twice)."""
+  if not isinstance(params, DAEParams):
+    raise ValueError(f"params must be a DAEParams, got {type(params).__name__}")
+  checks.check_array("params.w1", params.w1, ndim=2)
   sq = jnp.sum(params.w1 ** 2)
   return 2.0 * sq if params.w2 is None else sq + jnp.sum(params.w2 ** 2)
 
 
 def denoising_error(params: DAEParams, x: jax.Array, noise: jax.Array, sigma) -> jax.Array:
   """‖f(x + σ ε) − x‖² for one clean sample x (d,) and one noise draw ε (d,)."""
+  if not isinstance(params, DAEParams):
+    raise ValueError(f"params must be a DAEParams, got {type(params).__name__}")
+  x = checks.check_array("x", x, ndim=1)
+  checks.check_dim("x", x, 0, params.w1.shape[0], "the input dimension d of params.w1 (vmap for batches)")
+  noise = checks.check_array("noise", noise, ndim=1)
+  if tuple(noise.shape) != tuple(x.shape):
+    raise ValueError(f"noise must have the shape of x {tuple(x.shape)}, got {tuple(noise.shape)}")
+  checks.check_finite("x", x)
+  checks.check_finite("noise", noise)
+  checks.check_scalar("sigma", sigma, positive=True)
+  return _denoising_error(params, jnp.asarray(x), jnp.asarray(noise), sigma)
+
+
+def _denoising_error(params, x, noise, sigma):
   return jnp.sum((dae_apply(params, x + sigma * noise) - x) ** 2)
 
 
@@ -37,6 +54,7 @@ def _check_loss_args(params, x, noise, sigma, lam, weights):
     if noise.shape[-2:] != x.shape:
       raise ValueError(f"noise must have shape (n, d) = {tuple(x.shape)} or (draws, n, d), "
                        f"got {tuple(noise.shape)}")
+    checks.check_finite("noise", noise)
   checks.check_scalar("sigma", sigma, positive=True)
   checks.check_scalar("lam", lam, nonnegative=True)
   if weights is not None:
@@ -46,7 +64,7 @@ def _check_loss_args(params, x, noise, sigma, lam, weights):
 
 def _mean_error(params, x, noise, sigma, weights):
   noise = noise if noise.ndim == 3 else noise[None]
-  per_draw = jax.vmap(jax.vmap(denoising_error, in_axes=(None, 0, 0, None)),
+  per_draw = jax.vmap(jax.vmap(_denoising_error, in_axes=(None, 0, 0, None)),
                       in_axes=(None, None, 0, None))(params, x, noise, sigma)  # (draws, n)
   per_sample = jnp.mean(per_draw, axis=0)
   if weights is None:
@@ -99,6 +117,7 @@ def dae_loss(params: DAEParams, x: jax.Array, sigma, lam, *, key: jax.Array, num
   """
   num_draws = checks.check_int("num_draws", num_draws)
   x, _ = _check_loss_args(params, x, None, sigma, lam, weights)
+  checks.check_key("key", key)
   noise = jax.random.normal(key, (num_draws,) + tuple(x.shape), x.dtype)
   return _mean_error(params, x, noise, sigma, weights) + lam * weight_penalty(params)
 

@@ -68,11 +68,15 @@ def init_params(key: jax.Array, dim: int, width: int, *, tied: bool = True, scal
   Returns:
     ``DAEParams`` with w1 (and w2 when untied) of shape (d, p).
   """
+  checks.check_key("key", key)
   dim = checks.check_int("dim", dim)
   width = checks.check_int("width", width)
+  if not isinstance(tied, bool):
+    raise ValueError(f"tied must be True or False, got {tied!r}")
   if scale is None:
     scale = dim ** -0.5
   checks.check_scalar("scale", scale, positive=True)
+  checks.check_float_dtype("dtype", dtype)
   k1, k2 = jax.random.split(key)
   # Drawn as (p, d) and transposed: with JAX's partitionable threefry the first p' < p rows are the
   # same numbers, so a narrower model shares its columns with a wider one (padded width sweeps).
@@ -91,6 +95,7 @@ def _check_params_and_input(params: DAEParams, y) -> None:
   if y.ndim != 1 or y.shape[0] != params.w1.shape[0]:
     raise ValueError(f"y must have shape (d,) = ({params.w1.shape[0]},) for one input "
                      f"(vmap for batches), got {tuple(y.shape)}")
+  checks.check_finite("y", y)
 
 
 def representation(params: DAEParams, y: jax.Array) -> jax.Array:

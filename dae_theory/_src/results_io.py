@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -65,22 +66,54 @@ def _jsonable(obj: Any):
 
 def save_json(path, data: dict) -> Path:
   """Writes ``data`` as indented JSON, atomically (NumPy values converted, inf as a string)."""
-  text = json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n"
+  if not isinstance(data, dict):
+    raise ValueError(f"data must be a dict, got {type(data).__name__}")
+  try:
+    text = json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n"
+  except (TypeError, ValueError) as err:
+    raise ValueError(f"data must hold only JSON-serialisable values (numbers, strings, lists, dicts, NumPy "
+                     f"values): {err}") from err
   return _atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def load_json(path) -> dict:
-  return json.loads(Path(path).read_text())
+  """Reads a JSON file; a file that is not JSON raises a ValueError naming it."""
+  text = Path(path).read_text()
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as err:
+    raise ValueError(f"path {path} is not a JSON file: {err}") from err
 
 
 def save_npz(path, **arrays) -> Path:
-  """Writes arrays to an .npz file, atomically."""
-  return _atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+  """Writes arrays to an .npz file, atomically (no pickled objects: each value must be a regular array)."""
+  converted = {}
+  for name, value in arrays.items():
+    try:
+      array = np.asarray(value)
+    except ValueError as err:
+      raise ValueError(f"{name} must be a regular (non-ragged) array: {err}") from err
+    if array.dtype == object:
+      raise ValueError(f"{name} must be a regular array of numbers, strings or booleans, got dtype object")
+    converted[name] = array
+  return _atomic_write(path, lambda f: np.savez(f, **converted))
 
 
 def load_npz(path) -> dict[str, np.ndarray]:
-  with np.load(path) as data:
-    return {k: data[k] for k in data.files}
+  """Reads every array of an .npz file (no pickles); a file that is not one raises a ValueError naming it."""
+  try:
+    data = np.load(path, allow_pickle=False)
+  except FileNotFoundError:
+    raise
+  except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:  # numpy reads unknown bytes as a pickle
+    raise ValueError(f"path {path} is not a readable .npz file: {err}") from err
+  if not hasattr(data, "files"):
+    raise ValueError(f"path {path} holds a single .npy array, not an .npz archive")
+  with data:
+    try:
+      return {k: data[k] for k in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+      raise ValueError(f"path {path} is not a readable .npz file: {err}") from err
 
 
 def run_parts(out_dir, config: dict, parts, *args) -> None:
@@ -90,6 +123,10 @@ def run_parts(out_dir, config: dict, parts, *args) -> None:
   ``config.json`` is written first. If one is already there with a different config, finished
   parts belong to other settings: a ValueError asks to delete the folder instead of mixing them.
   """
+  parts = list(parts)
+  for part in parts:
+    if not (isinstance(part, (tuple, list)) and len(part) == 2 and isinstance(part[0], str) and callable(part[1])):
+      raise ValueError(f"parts must be (file name, fn) pairs, got {part!r}")
   out_dir = Path(out_dir)
   config_path = out_dir / "config.json"
   text = json.dumps(_jsonable(config), indent=2, sort_keys=True) + "\n"

@@ -48,6 +48,7 @@ def concept_direction(params: DiffusionParams, reference, key: jax.Array, sigma_
   checks.check_dim("reference", ref, 1, params.dim, "the model's dimension d")
   checks.check_finite("reference", ref)
   checks.check_scalar("sigma_ref", sigma_ref, positive=True)
+  checks.check_key("key", key)
   ref = jnp.asarray(ref, params.w1.dtype)
   noisy = ref + sigma_ref * jax.random.normal(key, ref.shape, ref.dtype)
   codes = jax.vmap(lambda y: diffusion_representation(params, y, sigma_ref))(noisy)
@@ -89,6 +90,7 @@ def steering_hook(direction, strength, window: SteeringWindow):
     window: from ``steering_window``.
   """
   v = checks.check_array("direction", direction, ndim=1)
+  checks.check_finite("direction", v)
   v = jnp.asarray(v)
   if not isinstance(window, SteeringWindow):
     raise ValueError(f"window must be a SteeringWindow (from steering_window), got {type(window).__name__}")
