@@ -52,6 +52,13 @@ figures: install
 	$(PY) experiments/plot_diffusion_transition.py --results $(RESULTS)/diffusion_transition \
 	  --out figures/diffusion_transition.png
 	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc docs/diffusion.md --keep-sources docs/results
+	$(PY) experiments/finite_noise.py --out $(RESULTS)/finite_noise
+	$(PY) experiments/plot_finite_noise.py --results $(RESULTS)/finite_noise --out figures/finite_noise.png
+	mkdir -p docs/results/finite_noise && cp $(RESULTS)/finite_noise/*.json docs/results/finite_noise/
+	$(PY) experiments/memorization_detection.py --out $(RESULTS)/memorization_detection
+	$(PY) experiments/plot_memorization_detection.py --results $(RESULTS)/memorization_detection --out figures
+	$(PY) experiments/write_detection_tables.py --results $(RESULTS) --doc docs/detection-and-steering.md \
+	  --keep-sources docs/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

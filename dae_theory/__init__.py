@@ -102,9 +102,11 @@ from dae_theory._src.mixture import (
 )
 from dae_theory._src.model import DAEParams, dae_apply, init_params, representation
 from dae_theory._src.population import (
+    ClosedFormGap,
     HiddenMoments,
     PopulationMinimum,
     bivariate_normal_cdf,
+    closed_form_gap,
     hidden_moments,
     minimize_population_loss,
     population_error,
@@ -115,6 +117,7 @@ from dae_theory._src.population import (
 )
 from dae_theory._src.regimes import (
     BOUNDARY,
+    EIGEN_GAP_LIMIT,
     REGIMES,
     Correspondence,
     FunctionDistances,
@@ -135,12 +138,15 @@ from dae_theory._src.sampling import Trajectory, geometric_sigmas, sample, sampl
 from dae_theory._src.sweep import SweepResult, default_mesh, train_sweep
 from dae_theory._src.grid import make_grid
 from dae_theory._src.theory import (
+    COACTIVE_LIMIT,
+    WEIGHTED_COACTIVE_LIMIT,
     ClusterSolution,
     MemorizationAssumptions,
     allocate_width,
     block_linear_loss,
     cluster_linear_maps,
     cluster_solution,
+    coactivation_probabilities,
     cor33_bound_as_printed,
     generalization_weights,
     hybrid_weights,
@@ -193,7 +199,8 @@ __all__ = [
     "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
     "save_json", "load_json", "save_npz", "load_npz", "run_parts", "DamagedChunkWarning", "ResultsWriteError",
     "population_loss", "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss",
-    "PopulationMinimum", "bivariate_normal_cdf", "relu_mean", "relu_second_moment", "relu_cross_moment",
+    "PopulationMinimum", "closed_form_gap", "ClosedFormGap", "coactivation_probabilities", "COACTIVE_LIMIT",
+    "WEIGHTED_COACTIVE_LIMIT", "EIGEN_GAP_LIMIT", "bivariate_normal_cdf", "relu_mean", "relu_second_moment", "relu_cross_moment",
     "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
     "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
     "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",

@@ -92,9 +92,10 @@ TABLES = {
 }
 
 
-def render(doc: str, results: Path) -> str:
-  """``doc`` with every marked table replaced by the one the results give."""
-  for name, make in TABLES.items():
+def render(doc: str, results: Path, tables: dict | None = None) -> str:
+  """``doc`` with every marked table (of ``tables``, default this script's) replaced by the one the
+  results give."""
+  for name, make in (TABLES if tables is None else tables).items():
     pattern = re.compile(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", re.S)
     if not pattern.search(doc):
       raise ValueError(f"the document has no <!-- {name} --> … <!-- /{name} --> block")

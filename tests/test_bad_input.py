@@ -691,6 +691,18 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("x NaN", lambda f: dt.memorization_loss(f.x_nan, 0.2, 1e-3), "x"),
         Bad("sigma 0", lambda f: dt.memorization_loss(f.x, 0.0, 1e-3), "sigma"),
         Bad("lam < 0", lambda f: dt.memorization_loss(f.x, 0.2, -1.0), "lam")],
+    "coactivation_probabilities": [
+        Bad("x rank 1", lambda f: dt.coactivation_probabilities(f.x[0], 0.2), "x"),
+        Bad("x NaN", lambda f: dt.coactivation_probabilities(f.x_nan, 0.2), "x"),
+        Bad("sigma 0", lambda f: dt.coactivation_probabilities(f.x, 0.0), "sigma")],
+    "closed_form_gap": [
+        Bad("x NaN", lambda f: dt.closed_form_gap(f.params, f.x_nan, 0.2, 1e-3), "x"),
+        Bad("sigma 0", lambda f: dt.closed_form_gap(f.params, f.x, 0.0, 1e-3), "sigma"),
+        Bad("lam < 0", lambda f: dt.closed_form_gap(f.params, f.x, 0.2, -1.0), "lam"),
+        Bad("labels of another length", lambda f: dt.closed_form_gap(f.params, f.x, 0.2, 1e-3, labels=np.zeros(3)),
+            "labels"),
+        Bad("width 0", lambda f: dt.closed_form_gap(f.params, f.x, 0.2, 1e-3, width=0), "width"),
+        Bad("unknown rule", lambda f: dt.closed_form_gap(f.params, f.x, 0.2, 1e-3, rule="best"), "rule")],
     "memorization_loss_limit": [
         Bad("x rank 1", lambda f: dt.memorization_loss_limit(f.x[0], 0.2), "x"),
         Bad("x NaN", lambda f: dt.memorization_loss_limit(f.x_nan, 0.2), "x"),

@@ -186,3 +186,16 @@ def test_detection_rejects_bad_samples_and_scores():
     dt.detection_metrics([1.0, 2.0], [0.0, 1.0], fpr=1.0)
   with pytest.raises(ValueError, match="score"):
     dt.code_scores(np.ones((2, P)), "mean")
+
+
+def test_scale_free_oracle_sees_a_faint_copy_at_distance_zero():
+  params = _params()
+  train = np.asarray(_samples(4))
+  faint = 0.25 * train[:2]
+  l2 = dt.detection_scores(params, faint, jax.random.PRNGKey(0), train_x=train, detectors=("nearest_distance",))
+  unit = dt.detection_scores(params, faint, jax.random.PRNGKey(0), train_x=train, detectors=("nearest_distance",),
+                             scale_free_oracle=True)
+  np.testing.assert_allclose(l2.nearest_distance, 0.75 * np.linalg.norm(train[:2], axis=1), rtol=1e-6)
+  np.testing.assert_allclose(unit.nearest_distance, 0.0, atol=1e-6)
+  with pytest.raises(ValueError, match="scale_free_oracle"):
+    dt.detection_scores(params, faint, jax.random.PRNGKey(0), train_x=train, scale_free_oracle="yes")

@@ -302,7 +302,7 @@ class DetectionScores(NamedTuple):
 
 def detection_scores(params: DiffusionParams, samples, key: jax.Array, *, sigma_det: float = DEFAULT_SIGMA_DET,
                      num_draws: int = 1, gated: bool = False, train_x=None,
-                     detectors: tuple[str, ...] | None = None) -> DetectionScores:
+                     detectors: tuple[str, ...] | None = None, scale_free_oracle: bool = False) -> DetectionScores:
   """Every detector of ``DETECTORS`` on the same re-noised samples (the same ε for all).
 
   Args:
@@ -314,6 +314,8 @@ def detection_scores(params: DiffusionParams, samples, key: jax.Array, *, sigma_
     gated: code scores on the gated code instead of the ungated one.
     train_x: (n, d) training set, needed only by ``nearest_distance`` (the oracle).
     detectors: names to compute (default: all, ``nearest_distance`` only with ``train_x``).
+    scale_free_oracle: ``nearest_distance`` between unit-norm rows (for samples fainter than their
+      training images, labelled on unit-norm rows) instead of in ℓ2.
 
   Returns:
     ``DetectionScores``.
@@ -328,6 +330,8 @@ def detection_scores(params: DiffusionParams, samples, key: jax.Array, *, sigma_
     raise ValueError(f"detectors must be names from {DETECTORS}, got {unknown}")
   if "nearest_distance" in detectors and train_x is None:
     raise ValueError("train_x is needed for the nearest_distance detector")
+  if not isinstance(scale_free_oracle, bool):
+    raise ValueError(f"scale_free_oracle must be True or False, got {scale_free_oracle!r}")
   out = {}
   wanted_codes = [n for n in detectors if n in CODE_SCORES]
   if wanted_codes:
@@ -344,7 +348,8 @@ def detection_scores(params: DiffusionParams, samples, key: jax.Array, *, sigma_
   if "jacobian_rank" in detectors:
     out["jacobian_rank"] = jacobian_ranks(params, samples, key, sigma_det=sigma_det, num_draws=num_draws)
   if "nearest_distance" in detectors:
-    out["nearest_distance"] = evaluate_samples(samples, train_x).nearest_distance
+    ev = evaluate_samples(samples, train_x)
+    out["nearest_distance"] = ev.nearest_distance_scale_free if scale_free_oracle else ev.nearest_distance
   return DetectionScores(**out)
 
 

@@ -91,6 +91,30 @@ def _float_args(*args):
   return jnp.broadcast_arrays(*(jnp.asarray(a, dtype) for a in args))
 
 
+def _checked_float_args(names: tuple[str, ...], args, *, nonnegative=(), infinite_ok=()):
+  """``_float_args`` after host checks: real entries, no NaN (no ±inf unless in ``infinite_ok``),
+  ``nonnegative`` ones ≥ 0 (when concrete), and shapes that broadcast."""
+  arrays = []
+  for name, a in zip(names, args):
+    a = checks.as_array(name, a)
+    checks.check_array(name, a, ndim=a.ndim)
+    if checks.is_concrete(a):
+      v = np.asarray(a, np.float64)
+      if np.isnan(v).any() or (name not in infinite_ok and np.isinf(v).any()):
+        raise ValueError(f"{name} must be " + ("free of NaN" if name in infinite_ok else "finite")
+                         + ", but it holds " + ("NaN" if name in infinite_ok else "NaN or inf"))
+      if name in nonnegative and (v < 0).any():
+        raise ValueError(f"{name} must be >= 0 (a standard deviation), got a minimum of {v.min()}")
+    arrays.append(a)
+  try:
+    np.broadcast_shapes(*(np.shape(a) for a in arrays))
+  except ValueError:
+    shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays)
+    raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} must broadcast to one shape, "
+                     f"got shapes {shapes}") from None
+  return _float_args(*arrays)
+
+
 def _one_minus_sq_root(rho):
   """r = √(1 − ρ²) as √((1 − ρ)(1 + ρ)), and whether r > 0."""
   r = jnp.sqrt(jnp.maximum((1.0 - rho) * (1.0 + rho), 0.0))
@@ -217,7 +241,7 @@ def bivariate_normal_cdf(h, k, rho) -> jax.Array:
   Returns:
     Φ₂ in the common floating dtype and broadcast shape.
   """
-  return _bvn_cdf_clipped(*_float_args(h, k, rho))
+  return _bvn_cdf_clipped(*_checked_float_args(("h", "k", "rho"), (h, k, rho), infinite_ok=("h", "k")))
 
 
 @jax.jit
@@ -257,12 +281,12 @@ def _relu_variance(m, s):
 
 def relu_mean(m, s) -> jax.Array:
   """E[u₊] = m Φ(m/s) + s φ(m/s) for u ~ N(m, s²); m₊ at s = 0. Elementwise, s ≥ 0."""
-  return _jit(_relu_mean)(*_float_args(m, s))
+  return _jit(_relu_mean)(*_checked_float_args(("m", "s"), (m, s), nonnegative=("s",)))
 
 
 def relu_second_moment(m, s) -> jax.Array:
   """E[u₊²] = (m² + s²) Φ(m/s) + m s φ(m/s) for u ~ N(m, s²); m₊² at s = 0. Elementwise, s ≥ 0."""
-  return _jit(_relu_second_moment)(*_float_args(m, s))
+  return _jit(_relu_second_moment)(*_checked_float_args(("m", "s"), (m, s), nonnegative=("s",)))
 
 
 def _relu_cov_parts(m1, m2, s1, s2, rho):
@@ -329,7 +353,8 @@ def relu_cross_moment(m1, m2, s1, s2, rho) -> jax.Array:
   finite derivatives everywhere with s > 0 (custom JVP, Price's theorem). Elementwise with
   broadcasting, jit-able.
   """
-  return _jit(_relu_cross_moment)(*_float_args(m1, m2, s1, s2, rho))
+  return _jit(_relu_cross_moment)(*_checked_float_args(("m1", "m2", "s1", "s2", "rho"), (m1, m2, s1, s2, rho),
+                                                       nonnegative=("s1", "s2")))
 
 
 def _relu_cross_moment(m1, m2, s1, s2, rho):
@@ -576,3 +601,105 @@ def _x64_context():
   if enable is None:
     enable = getattr(getattr(jax, "experimental", None), "enable_x64", None)
   return enable(True) if enable is not None else contextlib.nullcontext()
+
+
+# ----------------------------------------------------------------------------------------------
+# A trained model against the theory's solutions
+# ----------------------------------------------------------------------------------------------
+
+
+class ClosedFormGap(NamedTuple):
+  """Exact eq. (6) losses (``population_loss``, float64) of a model and of the theory's solutions
+  on the same samples, σ and λ; NaN where a solution is not defined.
+
+  Attributes:
+    trained: the loss of the given params.
+    memorization_closed_form: Cor 3.2's one-active-unit value ``memorization_loss`` (not exact).
+    memorization: the exact loss at W_mem (``memorization_weights``), defined for p ≥ n and
+      nλ < min ‖x_i‖².
+    memorization_minimum: the exact loss at the exact minimiser reached from W_mem
+      (``memorization_weights(exact=True)``); NaN with ``exact_minimum=False``.
+    generalization: the exact loss at W_gen (``generalization_weights``, Cor 3.3), with labels.
+    gap_memorization, gap_memorization_minimum, gap_generalization: trained / reference − 1.
+    best_theory: the name of the lowest of memorization, memorization_minimum, generalization
+      ("" when none is defined).
+    gap: trained / (lowest theory loss) − 1. Negative: training found a lower loss than every
+      solution of the theory that was evaluated (NaN when none is defined).
+  """
+
+  trained: float
+  memorization_closed_form: float
+  memorization: float
+  memorization_minimum: float
+  generalization: float
+  gap_memorization: float
+  gap_memorization_minimum: float
+  gap_generalization: float
+  best_theory: str
+  gap: float
+
+
+def closed_form_gap(params: DAEParams, x, sigma, lam, *, labels=None, width: int | None = None, rule: str = "equal",
+                    exact_minimum: bool = True, gtol: float = 1e-9, max_iter: int = 1000) -> ClosedFormGap:
+  """Compares a (trained) model with the theory's solutions by their exact eq. (6) losses.
+
+  All losses are ``population_loss`` on the same x, σ, λ in float64: the expectation over ε is
+  exact, so a negative ``gap`` is a lower loss and not noise. The references are W_mem (Cor 3.2,
+  eq. 9), the exact minimiser reached from it (``memorization_weights(exact=True)``, L-BFGS) and,
+  with ``labels``, W_gen (Thm 3.1 / Cor 3.3, ``generalization_weights`` with ``rule``), all at
+  width p (default: the params' width). Cost: a few population losses of n samples, and an L-BFGS
+  run for the exact minimiser (compiled once per shape).
+
+  Args:
+    params: ``DAEParams`` (tied or untied), (d, p).
+    x: (n, d) the samples the model was trained on.
+    sigma: noise level σ > 0.
+    lam: weight decay λ ≥ 0.
+    labels: (n,) cluster labels for W_gen, or None.
+    width: p of the theory's solutions (default ``params.width``).
+    rule: ``allocate_width`` rule of W_gen.
+    exact_minimum: also compute the exact minimiser from W_mem.
+    gtol, max_iter: its stopping rule.
+
+  Returns:
+    ``ClosedFormGap``.
+  """
+  from dae_theory._src import theory
+
+  _check_params(params)
+  x, _ = _check_loss_args(params, x, None, sigma, lam, None)
+  x = np.asarray(x, np.float64)
+  width = params.w1.shape[1] if width is None else checks.check_int("width", width)
+  n = x.shape[0]
+  if labels is not None:
+    labels = checks.check_array("labels", labels, ndim=1, floating=False)
+    checks.check_dim("labels", labels, 0, n, "one label per sample")
+  if rule not in ("equal", "proportional"):
+    raise ValueError(f"rule must be 'equal' or 'proportional', got {rule!r}")
+  if not isinstance(exact_minimum, (bool, np.bool_)):
+    raise ValueError(f"exact_minimum must be True or False, got {exact_minimum!r}")
+  checks.check_scalar("gtol", gtol, positive=True)
+  max_iter = checks.check_int("max_iter", max_iter)
+  nan = float("nan")
+  sq = np.sum(x * x, axis=1)
+  with _x64_context():
+    f64 = lambda a: jnp.asarray(np.asarray(a, np.float64))
+    loss = lambda w1, w2=None: float(_population_loss(DAEParams(f64(w1), None if w2 is None else f64(w2)), f64(x),
+                                                      float(sigma), float(lam), None))
+    trained = loss(params.w1, params.w2)
+    closed = mem = mem_min = gen = nan
+    if width >= n and n * lam < sq.min():
+      closed = theory.memorization_loss(x, sigma, lam)
+      w_mem = theory.memorization_weights(x, sigma, lam, n)  # zero columns change no loss
+      mem = loss(w_mem)
+      if exact_minimum:
+        mem_min = minimize_population_loss(DAEParams(f64(w_mem)), f64(x), float(sigma), float(lam), gtol=gtol,
+                                           max_iter=max_iter).loss
+    if labels is not None:
+      gen = loss(theory.generalization_weights(x, labels, sigma, lam, width, rule=rule)[0])
+  refs = {"memorization": mem, "memorization_minimum": mem_min, "generalization": gen}
+  rel = lambda ref: trained / ref - 1.0 if np.isfinite(ref) else nan
+  finite = {k: v for k, v in refs.items() if np.isfinite(v)}
+  best = min(finite, key=finite.get) if finite else ""
+  return ClosedFormGap(trained, closed, mem, mem_min, gen, rel(mem), rel(mem_min), rel(gen), best,
+                       rel(finite[best]) if best else nan)

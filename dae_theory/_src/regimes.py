@@ -21,6 +21,9 @@ from dae_theory._src.theory import allocate_width, memorization_assumptions
 
 REGIMES = ("memorization", "generalization", "hybrid")
 BOUNDARY = "boundary"
+# Relative eigen-gap (e_{p_k} − e_{p_k+1}) / e_{p_k} of a cluster's second moment at the cut p_k above which
+# training reached Cor 3.3's per-mode blocks (experiments/finite_noise.py, docs/finite-noise.md).
+EIGEN_GAP_LIMIT = 0.575
 
 
 _as_f64 = checks.as_float64
@@ -176,7 +179,16 @@ def classify_regime(memorization, *, memorization_above: float = MEMORIZATION_AB
   train against test denoising error, and ``blend_residual`` (outputs in the span of a few
   training samples).
   """
-  e = memorization.excess if isinstance(memorization, MemorizationReport) else float(memorization)
+  if isinstance(memorization, MemorizationReport):
+    e = memorization.excess
+  else:
+    bad = ValueError(f"memorization must be a MemorizationReport or a real number, got {memorization!r}")
+    if isinstance(memorization, (str, bytes, bool, np.bool_)) or np.ndim(memorization) != 0:
+      raise bad
+    try:
+      e = float(memorization)  # NaN is allowed: it means "boundary"
+    except (TypeError, ValueError) as err:
+      raise bad from err
   checks.check_scalar("memorization_above", memorization_above, positive=True)
   checks.check_scalar("generalization_below", generalization_below, nonnegative=True)
   if generalization_below >= memorization_above:
@@ -239,15 +251,32 @@ class RegimePrediction(NamedTuple):
     reasons: human-readable conditions that decided it (for "boundary": those that failed).
     widths: (K',) columns per cluster used by the prediction (duplicated groups first, one each).
     counts: (K',) distinct samples per cluster, in the same order.
+    sigma: the noise level the closed forms were checked at (None: the σ → 0 limit).
+    coactive_max: memorization only (else NaN): the expected number of other units a noisy
+      sample turns on at W_mem, worst sample (``MemorizationAssumptions.coactive_max``).
+    one_unit_ok: memorization only (else None): ``memorization_loss`` is within 1 % at σ.
+    scales_ok: memorization only (else None): the optimal column norms are within 1 % of r_i‖x_i‖.
+    eigen_gap: (K',) generalization/hybrid only (else empty): per cluster, the relative gap
+      (e_c − e_{c+1}) / e_c of the Gram eigenvalues of X_kᵀX_k at the cut c = the cluster's live
+      columns (1 when nothing is cut: c ≥ the cluster's rank, and for duplicated samples).
+    blocks_expected: generalization/hybrid only (else None): every eigen_gap ≥ ``EIGEN_GAP_LIMIT``,
+      where training reached the per-mode blocks of Cor 3.3 in the measurements of
+      docs/finite-noise.md; below it, training found other (gated, lower-loss) solutions.
   """
 
   regime: str
   reasons: tuple[str, ...]
   widths: np.ndarray
   counts: np.ndarray
+  sigma: float | None = None
+  coactive_max: float = float("nan")
+  one_unit_ok: bool | None = None
+  scales_ok: bool | None = None
+  eigen_gap: np.ndarray = np.zeros(0)
+  blocks_expected: bool | None = None
 
 
-def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equal") -> RegimePrediction:
+def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule: str = "equal") -> RegimePrediction:
   """The regime Cor 3.2–3.4 predict for training data X, width p and weight decay λ.
 
   Decision rules (the paper states conditions, not a procedure; ours, in this order):
@@ -268,39 +297,60 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equ
   The α-part of Definition 3.1 (small spread) is not thresholded: the margin γ needs constants
   the paper's main text does not define (Def 3.1, App. D.2); report ``separability`` alongside.
 
+  The closed forms' accuracy is reported in fields, without changing the regime: for
+  memorization, ``one_unit_ok`` / ``scales_ok`` at noise level ``sigma`` (``memorization_assumptions``;
+  with sigma=None the σ → 0 limit, where both hold); for generalization and hybrid,
+  ``eigen_gap`` and ``blocks_expected`` (a cut p_k through a flat part of a cluster's spectrum
+  lets training find gated solutions of lower loss than the blocks; docs/finite-noise.md).
+
   Args:
     x: (n, d) training samples (duplicates allowed).
     width: p.
     lam: λ (eq. 6).
-    labels: (n,) cluster labels, or None (then only rule 1 can apply).
+    labels: (n,) cluster labels, or None (then only rule 1 can apply). Checked first, whatever
+      the regime.
+    sigma: noise level σ > 0 for the memorization closed forms' accuracy, or None (σ → 0).
     rule: ``allocate_width`` rule for p_k.
   """
   x = _as_f64("x", x)
   width = checks.check_int("width", width)
   checks.check_scalar("lam", lam, nonnegative=True)
+  if sigma is not None:
+    checks.check_scalar("sigma", sigma, positive=True)
+    sigma = float(sigma)
+  if rule not in ("equal", "proportional"):
+    raise ValueError(f"rule must be 'equal' or 'proportional', got {rule!r}")
   n = x.shape[0]
+  if labels is not None:
+    labels = checks.check_array("labels", labels, ndim=1, floating=False)
+    checks.check_dim("labels", labels, 0, n, "one label per sample")
+    labels = np.asarray(labels)
   uniq, inverse, mult = np.unique(x, axis=0, return_inverse=True, return_counts=True)
   inverse = inverse.ravel()
   sq = np.sum(uniq * uniq, axis=1)
   if (sq == 0).any():
     raise ValueError("x has a zero sample: its direction is undefined")
-  mem = memorization_assumptions(uniq, lam, width)
+  mem = memorization_assumptions(uniq, lam, width, sigma=sigma)
   decay_ok = n * lam < sq.min()
   if mem.pairwise_obtuse and mem.width_ok and decay_ok:
-    return RegimePrediction("memorization", (
-        f"{uniq.shape[0]} distinct samples are pairwise obtuse (max cosine {mem.max_cosine:.3f})",
-        f"p = {width} >= {uniq.shape[0]}", f"n·lam = {n * lam:.3g} < min ||x||^2 = {sq.min():.3g}"),
-        np.ones(uniq.shape[0], np.int64), np.ones(uniq.shape[0], np.int64))
+    reasons = [f"{uniq.shape[0]} distinct samples are pairwise obtuse (max cosine {mem.max_cosine:.3f})",
+               f"p = {width} >= {uniq.shape[0]}", f"n·lam = {n * lam:.3g} < min ||x||^2 = {sq.min():.3g}"]
+    if sigma is not None:
+      reasons.append(f"at sigma = {sigma:.3g} up to {mem.coactive_max:.3g} other units fire per noisy input: "
+                     + ("the one-unit closed forms hold" if mem.one_unit_ok else "memorization_loss is > 1 % low")
+                     + ("" if mem.scales_ok else " and the column norms r_i||x_i|| are > 1 % off"))
+    if width - uniq.shape[0] < 2:
+      reasons.append(f"p - n = {width - uniq.shape[0]}: Adam from random init left a sample unstored in up to 4 of 6 "
+                     "seeds at p = n, 2 of 6 at p = n + 1, none at p >= n + 2 (docs/finite-noise.md)")
+    return RegimePrediction("memorization", tuple(reasons), np.ones(uniq.shape[0], np.int64),
+                            np.ones(uniq.shape[0], np.int64), sigma, mem.coactive_max, mem.one_unit_ok, mem.scales_ok)
   if labels is None:
     fails = [f"samples not pairwise obtuse (max cosine {mem.max_cosine:.3f})"] if not mem.pairwise_obtuse else []
     fails += [f"p = {width} < {uniq.shape[0]} distinct samples"] if not mem.width_ok else []
     fails += [f"n·lam = {n * lam:.3g} >= min ||x||^2"] if not decay_ok else []
     return RegimePrediction(BOUNDARY, tuple(fails + ["no cluster labels: Cor 3.3 cannot be checked"]),
-                            np.zeros(0, np.int64), np.zeros(0, np.int64))
+                            np.zeros(0, np.int64), np.zeros(0, np.int64), sigma)
 
-  labels = np.asarray(labels)
-  if labels.shape != (n,):
-    raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
   dup_rows = np.flatnonzero(mult > 1)  # indices into uniq
   m = dup_rows.size
   is_dup_row = np.isin(inverse, dup_rows)
@@ -311,7 +361,7 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equ
   reasons, fails = [], []
   if width - m < len(clusters):
     fails.append(f"p = {width} leaves fewer columns than clusters after {m} duplicated samples")
-    return RegimePrediction(BOUNDARY, tuple(fails), np.zeros(0, np.int64), counts)
+    return RegimePrediction(BOUNDARY, tuple(fails), np.zeros(0, np.int64), counts, sigma)
   p_k = allocate_width(width - m, counts[m:], rule=rule) if clusters else np.zeros(0, np.int64)
   widths = np.concatenate([np.ones(m, np.int64), p_k])
   means = np.stack([g.mean(axis=0) for g in groups + clusters])
@@ -320,12 +370,15 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equ
   beta = cos[~np.eye(len(means), dtype=bool)].max() if len(means) > 1 else -np.inf
   (reasons if beta < 0 else fails).append(f"cluster means pairwise obtuse: beta = {beta:.3f}"
                                           + ("" if beta < 0 else " >= 0"))
+  gaps = np.ones(len(means))  # duplicated samples: rank one, nothing cut
   for k, (xk, pk) in enumerate(zip(clusters, p_k)):
     if xk.shape[0] <= pk:
       fails.append(f"cluster {cluster_ids[k]} has n_k = {xk.shape[0]} <= p_k = {pk}: its block can hold its samples")
       continue
-    eig = np.sort(np.linalg.eigvalsh(xk.T @ xk))[::-1][:pk]
+    spectrum = np.sort(np.linalg.eigvalsh(xk.T @ xk))[::-1]
+    eig = spectrum[:pk]
     live = int(np.sum(eig > n * lam))
+    gaps[m + k] = _eigen_gap(spectrum, live)
     if live == 0:
       fails.append(f"cluster {cluster_ids[k]}: n·lam = {n * lam:.3g} >= its top Gram eigenvalue {eig[0]:.3g}: the block is dead")
     elif live < pk:
@@ -334,11 +387,31 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, rule: str = "equ
   if clusters and not any("n_k" in f for f in fails):
     reasons.append(f"every cluster has n_k > p_k (min n_k/p_k = {min(c.shape[0] / p for c, p in zip(clusters, p_k)):.1f})")
   if fails:
-    return RegimePrediction(BOUNDARY, tuple(fails), widths, counts)
+    return RegimePrediction(BOUNDARY, tuple(fails), widths, counts, sigma)
+  blocks = bool(np.all(gaps >= EIGEN_GAP_LIMIT))
+  if not blocks:
+    flat = [str(cluster_ids[k - m]) for k in np.flatnonzero(gaps < EIGEN_GAP_LIMIT)]
+    reasons.append(f"clusters {', '.join(flat)}: p_k cuts the spectrum where it is flat (relative eigen-gap "
+                   f"{gaps.min():.3g} < {EIGEN_GAP_LIMIT}): training may find gated solutions below the blocks' loss")
   if m:
     reasons.insert(0, f"{m} duplicated samples, each a rank-one cluster with its own column")
-    return RegimePrediction("hybrid", tuple(reasons), widths, counts)
-  return RegimePrediction("generalization", tuple(reasons), widths, counts)
+    return RegimePrediction("hybrid", tuple(reasons), widths, counts, sigma, eigen_gap=gaps, blocks_expected=blocks)
+  return RegimePrediction("generalization", tuple(reasons), widths, counts, sigma, eigen_gap=gaps,
+                          blocks_expected=blocks)
+
+
+def _eigen_gap(spectrum: np.ndarray, cut: int) -> float:
+  """(e_c − e_{c+1}) / e_c for eigenvalues sorted in decreasing order, c = ``cut``; 1 where nothing
+  is cut (c at or beyond the numerical rank) and 0 for c = 0."""
+  if cut == 0:
+    return 0.0
+  if cut >= spectrum.size:
+    return 1.0
+  top = spectrum[cut - 1]
+  rest = max(spectrum[cut], 0.0)
+  if rest <= 1e-12 * max(spectrum[0], 1e-300):
+    return 1.0
+  return float((top - rest) / top)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,13 +18,37 @@ from dae_theory._src.mixture import GaussianMixture, check_mixture
 _as_f64 = checks.as_float64
 
 
+def _check_labels(labels, n: int) -> np.ndarray:
+  """(n,) cluster labels, one per sample, as a host array."""
+  labels = checks.check_array("labels", labels, ndim=1, floating=False)
+  checks.check_dim("labels", labels, 0, n, "one label per sample")
+  return np.asarray(labels)
+
+
+def _check_widths(widths, k: int, what: str) -> np.ndarray:
+  """Per-cluster widths p_k >= 0 (0: the cluster gets no unit): one int for all, or one per cluster."""
+  w = checks.check_int_array("widths", widths, minimum=0, ndim=(0, 1))
+  if w.ndim == 1:
+    checks.check_dim("widths", w, 0, k, f"one width per {what}, or one int for all")
+  return np.broadcast_to(w, (k,))
+
+
 # ----------------------------------------------------------------------------------------------
 # Memorisation, Cor 3.2
 # ----------------------------------------------------------------------------------------------
 
 
+# Measured limits of the one-active-unit approximation behind Cor 3.2's closed forms (experiments/finite_noise.py,
+# docs/finite-noise.md): over 216 pairwise-obtuse geometries × σ, |memorization_loss / exact − 1| < 1 % wherever
+# the largest expected co-active count is ≤ 0.035 (the smallest count with a 1 % error was 0.057), and the exact
+# minimiser's column norms are within 1 % of r_i‖x_i‖ wherever max_i (σ/‖x_i‖)² Σ_{j≠i} P_ij ≤ 0.143 (smallest
+# failing value 0.145). The limits below keep a margin: within them the errors were at most 0.27 % and 0.70 %.
+COACTIVE_LIMIT = 0.03
+WEIGHTED_COACTIVE_LIMIT = 0.1
+
+
 class MemorizationAssumptions(NamedTuple):
-  """Which of Cor 3.2's assumptions hold for (X, λ, p).
+  """Which of Cor 3.2's assumptions hold for (X, λ, p), and whether its closed forms are accurate at σ.
 
   Attributes:
     max_cosine: β₁ = max_{i≠j} cos(x_i, x_j) (−inf for n = 1); the corollary needs β₁ < 0.
@@ -33,6 +57,21 @@ class MemorizationAssumptions(NamedTuple):
     decay_ok: nλ < min_i ‖x_i‖² (else some r_i is not real: the sample is not stored).
     n_lam: nλ.
     min_sq_norm: min_i ‖x_i‖².
+    sigma: the noise level the co-activation was evaluated at; None for the σ → 0 limit.
+    coactive: (n, n) P_ij, the probability that column j ≠ i of W_mem fires on a noisy input of
+      sample i (``coactivation_probabilities``); zero diagonal.
+    coactive_max: max_i Σ_{j≠i} P_ij, the expected number of other units on for the worst sample.
+    coactive_mean: the mean over i of Σ_{j≠i} P_ij.
+    weighted_coactive_max: max_i (σ/‖x_i‖)² Σ_{j≠i} P_ij (0 in the σ → 0 limit): co-active units
+      weighted by the size of their effect on the optimal scale r_i.
+    own_off_max: max_i Φ(−‖x_i‖/σ), the probability that a sample's own unit is off (0 as σ → 0).
+    one_unit_ok: coactive_max ≤ ``COACTIVE_LIMIT`` (0.03): ``memorization_loss`` is within 1 % of
+      the exact eq. (6) at W_mem (measured limit, docs/finite-noise.md).
+    scales_ok: pairwise obtuse and weighted_coactive_max ≤ ``WEIGHTED_COACTIVE_LIMIT`` (0.1): the
+      exact minimiser's column norms are within 1 % of r_i‖x_i‖ (measured limit).
+
+  ``holds`` is the corollary's own assumptions (the samples are stored as columns); the closed
+  forms' accuracy at finite σ is ``one_unit_ok`` / ``scales_ok`` (both in ``closed_form_ok``).
   """
 
   max_cosine: float
@@ -41,13 +80,27 @@ class MemorizationAssumptions(NamedTuple):
   decay_ok: bool
   n_lam: float
   min_sq_norm: float
+  sigma: float | None = None
+  coactive: np.ndarray | None = None
+  coactive_max: float = 0.0
+  coactive_mean: float = 0.0
+  weighted_coactive_max: float = 0.0
+  own_off_max: float = 0.0
+  one_unit_ok: bool = True
+  scales_ok: bool = True
 
   @property
   def holds(self) -> bool:
     return self.pairwise_obtuse and self.width_ok and self.decay_ok
 
+  @property
+  def closed_form_ok(self) -> bool:
+    """The corollary applies and both r_i and ``memorization_loss`` are within 1 % at this σ."""
+    return self.holds and self.one_unit_ok and self.scales_ok
+
   def failures(self) -> list[str]:
-    """Human-readable list of the assumptions that fail (empty when all hold)."""
+    """Human-readable list of the conditions that fail (empty when all hold), the finite-σ
+    accuracy of the closed forms included."""
     out = []
     if not self.pairwise_obtuse:
       out.append(f"samples are not pairwise obtuse: max cosine {self.max_cosine:.3f} >= 0")
@@ -55,11 +108,67 @@ class MemorizationAssumptions(NamedTuple):
       out.append("width p is smaller than the number of samples n")
     if not self.decay_ok:
       out.append(f"n·lam = {self.n_lam:.4g} is not below min ||x_i||^2 = {self.min_sq_norm:.4g}")
+    if self.sigma is not None and not self.one_unit_ok:
+      out.append(f"at sigma = {self.sigma:.4g} up to {self.coactive_max:.3g} other units fire per noisy input "
+                 f"(> {COACTIVE_LIMIT}): memorization_loss is more than 1 % off; use exact=True")
+    if self.sigma is not None and self.pairwise_obtuse and not self.scales_ok:
+      out.append(f"at sigma = {self.sigma:.4g} the co-active units shift the optimal column norms by more than 1 % "
+                 f"(weighted count {self.weighted_coactive_max:.3g} > {WEIGHTED_COACTIVE_LIMIT}); "
+                 "use memorization_weights(exact=True)")
     return out
 
 
-def memorization_assumptions(x, lam, width: int) -> MemorizationAssumptions:
-  """Checks Cor 3.2's assumptions: pairwise-negative cosines, p ≥ n, nλ < min ‖x_i‖²."""
+def coactivation_probabilities(x, sigma=None) -> np.ndarray:
+  """P_ij = Φ(⟨x_i, x_j⟩ / (σ‖x_j‖)) for i ≠ j, 0 on the diagonal; (n, n).
+
+  At W_mem (Cor 3.2) column j is r_j x_j, so on a noisy input of sample i its pre-activation is
+  u_j = r_j⟨x_j, x_i + σε⟩ = r_j(⟨x_j, x_i⟩ + σ‖x_j‖ z) with z ~ N(0, 1): unit j fires with
+  probability P_ij. Σ_{j≠i} P_ij is the expected number of units besides its own that a noisy
+  x_i turns on; Cor 3.2's r_i and ``memorization_loss`` assume it is 0. ``sigma=None`` is the
+  σ → 0 limit 1[⟨x_i, x_j⟩ > 0] (½ for orthogonal pairs).
+
+  Args:
+    x: (n, d) samples, none zero.
+    sigma: noise level σ > 0, or None.
+
+  Returns:
+    (n, n) float64 matrix of probabilities.
+  """
+  x = _as_f64("x", x)
+  sq = np.sum(x * x, axis=1)
+  if (sq == 0).any():
+    raise ValueError("x has a zero sample: its direction (and cosine) is undefined")
+  gram = x @ x.T
+  if sigma is None:
+    p = np.where(gram > 0, 1.0, np.where(gram < 0, 0.0, 0.5))
+  else:
+    checks.check_scalar("sigma", sigma, positive=True)
+    from scipy.special import ndtr
+    p = ndtr(gram / (float(sigma) * np.sqrt(sq)[None, :]))
+  np.fill_diagonal(p, 0.0)
+  return p
+
+
+def memorization_assumptions(x, lam, width: int, *, sigma=None) -> MemorizationAssumptions:
+  """Checks Cor 3.2's assumptions (pairwise-negative cosines, p ≥ n, nλ < min ‖x_i‖²) and, at noise
+  level σ, whether its one-active-unit closed forms are accurate.
+
+  With ``sigma`` the co-activation of W_mem is evaluated (``coactivation_probabilities``):
+  ``one_unit_ok`` says ``memorization_loss`` is within 1 % of the exact loss at W_mem
+  (max_i Σ_{j≠i} P_ij ≤ 0.03), ``scales_ok`` says the exact minimiser's column norms are within
+  1 % of r_i‖x_i‖ (max_i (σ/‖x_i‖)² Σ_{j≠i} P_ij ≤ 0.1); both limits measured over 216
+  geometries × σ (docs/finite-noise.md). ``sigma=None`` is the σ → 0 limit (P_ij = 1[⟨x_i, x_j⟩ > 0]):
+  both hold exactly when the samples are pairwise obtuse.
+
+  Args:
+    x: (n, d) samples.
+    lam: weight decay λ ≥ 0.
+    width: p.
+    sigma: noise level σ > 0, or None (σ → 0).
+
+  Returns:
+    ``MemorizationAssumptions``.
+  """
   x = _as_f64("x", x)
   checks.check_scalar("lam", lam, nonnegative=True)
   width = checks.check_int("width", width)
@@ -71,7 +180,19 @@ def memorization_assumptions(x, lam, width: int) -> MemorizationAssumptions:
   cos = unit @ unit.T
   off = cos[~np.eye(n, dtype=bool)]
   beta = float(off.max()) if off.size else -np.inf
-  return MemorizationAssumptions(beta, beta < 0, width >= n, n * lam < sq.min(), float(n * lam), float(sq.min()))
+  p = coactivation_probabilities(x, sigma)
+  count = p.sum(axis=1)
+  if sigma is None:
+    weighted, own_off = 0.0, 0.0
+  else:
+    from scipy.special import ndtr
+    weighted = float(np.max(sigma ** 2 / sq * count))
+    own_off = float(np.max(ndtr(-np.sqrt(sq) / sigma)))
+  one_unit = bool(count.max() <= COACTIVE_LIMIT)
+  scales = bool(beta < 0 and weighted <= WEIGHTED_COACTIVE_LIMIT)
+  return MemorizationAssumptions(beta, beta < 0, width >= n, n * lam < sq.min(), float(n * lam), float(sq.min()),
+                                 None if sigma is None else float(sigma), p, float(count.max()),
+                                 float(count.mean()), weighted, own_off, one_unit, scales)
 
 
 def memorization_scales(x, sigma, lam) -> np.ndarray:
@@ -139,19 +260,47 @@ def memorization_weights(x, sigma, lam, width: int, *, exact: bool = False, gtol
     return np.asarray(result.params.w1, np.float64)
 
 
-def memorization_loss(x, sigma, lam) -> float:
-  """Eq. (6) at W_mem when exactly the own unit of each noisy input fires (Cor 3.2's regime).
+def memorization_loss(x, sigma, lam, *, exact: bool = False) -> float:
+  """Eq. (6) at W_mem: Cor 3.2's one-active-unit closed form, or (``exact=True``) the exact value.
+
+  Closed form (exactly the own unit of each noisy input fires):
 
       (1/n) Σ_i [‖x_i‖² (s_i‖x_i‖² − 1)² + s_i² σ² ‖x_i‖⁴] + 2λ Σ_i s_i ‖x_i‖²,   s_i = r_i².
 
-  ReLU events (the own unit off, another on) are neglected: their probability is exponentially
-  small in (margin/σ)², but not negligible at moderate margins: for 6 simplex points of norm 2–4
-  (cos −0.2) at σ = 0.2 another unit fires with probability up to P(z > 2) ≈ 2 %, and the
-  Monte-Carlo loss at W_mem is 1.3 % above this value (tests/test_theory.py). As λ → 0 this is
-  ``memorization_loss_limit``.
+  It neglects ReLU events (the own unit off, another on), whose probability is exponentially small
+  in (margin/σ)² but not negligible at moderate margins, and it is always below the exact value
+  where they occur. ``memorization_assumptions(x, lam, p, sigma=σ).one_unit_ok`` says when it is
+  within 1 % (expected co-active units per sample ≤ 0.03, measured in docs/finite-noise.md). For
+  6 simplex points of norm 2–4 (cos −0.2) at σ = 0.2 another unit fires with probability up to
+  ≈ 2 % and the exact loss is 1.3 % above the closed form (tests/test_theory.py); for 8
+  regular-simplex points of norms 1.9–3.5 at σ = 0.3 up to 1.28 other units fire per noisy input
+  and the closed form is 0.1045 against the exact 0.1352, 23 % low (tests/test_finite_noise.py).
+
+  ``exact=True`` returns ``population_loss`` (the expectation over ε in closed form, every ReLU
+  event included) at W_mem (width n: zero columns do not change it), in float64. It is the loss
+  at W_mem, not at the exact minimiser (see ``memorization_weights(exact=True)`` and
+  ``closed_form_gap``). As λ → 0 the closed form is ``memorization_loss_limit``.
+
+  Args:
+    x: (n, d) samples; sigma: σ > 0; lam: λ ≥ 0 with nλ < min ‖x_i‖².
+    exact: return the exact eq. (6) value at W_mem instead of the closed form.
+
+  Returns:
+    The loss as a Python float.
   """
   x = _as_f64("x", x)
+  if not isinstance(exact, (bool, np.bool_)):
+    raise ValueError(f"exact must be True or False, got {exact!r}")
   s = memorization_scales(x, sigma, lam) ** 2
+  if exact:
+    import jax.numpy as jnp
+
+    from dae_theory._src.model import DAEParams
+    from dae_theory._src.population import _x64_context, population_loss
+
+    w = (np.sqrt(s)[:, None] * x).T
+    with _x64_context():
+      return float(population_loss(DAEParams(jnp.asarray(w)), jnp.asarray(x), float(sigma), float(lam)))
   sq = np.sum(x * x, axis=1)
   data = np.mean(sq * (s * sq - 1.0) ** 2 + s ** 2 * sigma ** 2 * sq ** 2)
   return float(data + 2.0 * lam * np.sum(s * sq))
@@ -184,8 +333,12 @@ def allocate_width(width: int, counts: Sequence[int], ranks: Sequence[int] | Non
     (K,) int array of widths p_k.
   """
   width = checks.check_int("width", width)
-  counts = np.asarray(counts, np.int64)
+  counts = checks.check_int_array("counts", counts, minimum=1)
+  checks.check_nonempty("counts", counts)
   k = counts.size
+  if ranks is not None:
+    ranks = checks.check_int_array("ranks", ranks, minimum=0)
+    checks.check_dim("ranks", ranks, 0, k, "one rank per cluster")
   if rule == "equal":
     share = np.full(k, width / k)
   elif rule == "proportional":
@@ -252,6 +405,11 @@ def cluster_solution(x_k, n_total: int, sigma, lam, width: int) -> ClusterSoluti
   ``width`` columns are returned when the cluster has fewer such directions.
   """
   x_k = _as_f64("x_k", x_k)
+  n_total = checks.check_int("n_total", n_total)
+  if n_total < x_k.shape[0]:
+    raise ValueError(f"n_total must be at least the cluster's n_k = {x_k.shape[0]} samples, got {n_total}")
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
   width = checks.check_int("width", width, minimum=0)
   n_k = x_k.shape[0]
   evals, evecs = np.linalg.eigh(x_k.T @ x_k)
@@ -278,8 +436,9 @@ def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "eq
     (weights (d, p), column_cluster (p,) int: the cluster of each column, −1 for zero columns).
   """
   x = _as_f64("x", x)
-  labels = np.asarray(labels)
-  checks.check_dim("labels", labels, 0, x.shape[0], "one label per sample")
+  labels = _check_labels(labels, x.shape[0])
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
   width = checks.check_int("width", width)
   ids, counts = np.unique(labels, return_counts=True)
   ranks = [np.linalg.matrix_rank(x[labels == i]) for i in ids]
@@ -298,6 +457,11 @@ def shrunk_linear_map(second_moment, sigma, lam_over_rho, rank: int) -> np.ndarr
   """[(S − λ/ρ · I)(S + σ²I)⁻¹]_{rank}: eigenvalues (s − λ/ρ)/(s + σ²) of the top ``rank``
   eigen-directions of S with s > λ/ρ; zero elsewhere (Cor 3.3). S symmetric (d, d)."""
   s = _as_f64("second_moment", second_moment)
+  if s.shape[0] != s.shape[1]:
+    raise ValueError(f"second_moment must be a square (d, d) matrix, got shape {s.shape}")
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam_over_rho", lam_over_rho, nonnegative=True)
+  rank = checks.check_int("rank", rank, minimum=0)
   evals, evecs = np.linalg.eigh(0.5 * (s + s.T))
   order = np.argsort(evals)[::-1][:rank]
   evals, evecs = evals[order], evecs[:, order]
@@ -310,12 +474,15 @@ def cluster_linear_maps(x, labels, sigma, lam, widths: Sequence[int]) -> np.ndar
   """Empirical M_k = [(Ŝ_k − λ/ρ_k)(Ŝ_k + σ²)⁻¹]_{rank p_k} with Ŝ_k = X_kᵀX_k / n_k; (K, d, d).
 
   What the bias-free network computes on cluster k's region (Cor 3.3; equals W_{X_k}W_{X_k}ᵀ).
-  Clusters in the order of ``np.unique(labels)``.
+  Clusters in the order of ``np.unique(labels)``; labels (n,), one per sample; widths p_k are
+  integers ≥ 0 (0: the cluster gets no unit, M_k = 0), one int for all or one per cluster.
   """
   x = _as_f64("x", x)
-  labels = np.asarray(labels)
+  labels = _check_labels(labels, x.shape[0])
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
   ids = np.unique(labels)
-  widths = np.broadcast_to(np.asarray(widths), ids.shape)
+  widths = _check_widths(widths, ids.size, "cluster (in the order of np.unique(labels))")
   n = x.shape[0]
   maps = []
   for i, p_k in zip(ids, widths):
@@ -325,11 +492,16 @@ def cluster_linear_maps(x, labels, sigma, lam, widths: Sequence[int]) -> np.ndar
 
 
 def mixture_linear_maps(mixture: GaussianMixture, sigma, lam, widths: Sequence[int]) -> np.ndarray:
-  """Population M_k = [(S_k − λ/ρ_k)(S_k + σ²)⁻¹]_{rank p_k}, S_k = μ_kμ_kᵀ + Σ_k; (K, d, d)."""
+  """Population M_k = [(S_k − λ/ρ_k)(S_k + σ²)⁻¹]_{rank p_k}, S_k = μ_kμ_kᵀ + Σ_k; (K, d, d).
+
+  widths: p_k, integers ≥ 0, one int for all modes or one per mode (K,).
+  """
   check_mixture(mixture)
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
   s = _second_moments(mixture)
   rho = np.asarray(mixture.weights, np.float64)
-  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  widths = _check_widths(widths, rho.size, "mode")
   return np.stack([shrunk_linear_map(s[k], sigma, lam / rho[k], int(widths[k])) for k in range(rho.size)])
 
 
@@ -347,7 +519,7 @@ def _per_mode_loss(mixture: GaussianMixture, widths: Sequence[int], kept_cost) -
   check_mixture(mixture)
   s = _second_moments(mixture)
   rho = np.asarray(mixture.weights, np.float64)
-  widths = np.broadcast_to(np.asarray(widths), rho.shape)
+  widths = _check_widths(widths, rho.size, "mode")
   total = 0.0
   for k in range(rho.size):
     e = np.clip(np.sort(np.linalg.eigvalsh(s[k]))[::-1], 0.0, None)
@@ -364,6 +536,7 @@ def block_linear_loss(mixture: GaussianMixture, sigma, widths: Sequence[int]) ->
   (A direction kept with gain m = e/(e+σ²) costs (1−m)² e + m² σ² = e σ²/(e+σ²).)
   Assumes every input is gated to its own block.
   """
+  checks.check_scalar("sigma", sigma, positive=True)
   return _per_mode_loss(mixture, widths, lambda e: e * sigma ** 2 / (e + sigma ** 2))
 
 
@@ -376,6 +549,7 @@ def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int
   below the exact loss ``block_linear_loss`` of the very solution it describes; it cannot be an
   upper bound as n_k → ∞. Kept for comparison; use ``block_linear_loss`` as the prediction.
   """
+  checks.check_scalar("sigma", sigma, positive=True)
   return _per_mode_loss(mixture, widths, lambda e: e * sigma ** 4 / (e + sigma ** 2) ** 2)
 
 
@@ -400,8 +574,12 @@ def hybrid_weights(x, labels, is_duplicate, sigma, lam, width: int, *, rule: str
     (weights (d, p), column_cluster (p,)).
   """
   x = _as_f64("x", x)
-  labels = np.asarray(labels)
-  dup = np.asarray(is_duplicate, bool)
+  labels = _check_labels(labels, x.shape[0])
+  dup = checks.check_array("is_duplicate", is_duplicate, ndim=1, floating=False)
+  checks.check_dim("is_duplicate", dup, 0, x.shape[0], "one flag per sample")
+  dup = np.asarray(dup, bool)
+  checks.check_scalar("sigma", sigma, positive=True)
+  checks.check_scalar("lam", lam, nonnegative=True)
   width = checks.check_int("width", width)
   dup_ids = np.unique(labels[dup])
   if width < dup_ids.size:
