@@ -20,7 +20,7 @@ finished parts. ``experiments/plot_finite_noise.py`` draws ``figures/finite_nois
   orthogonal to all means with scales s1 ≥ s2 = ratio·s1, n = 1000, p = 8 (p_k = 2: the mean and
   the s1 direction), σ = 0.2, λ = 1e-4, 4 seeds; the relative eigen-gap at the cut is
   1 − ratio². Per run: units per mode, whether every unit is specific to one mode, the Gram error
-  to W_gen (``generalization_weights``) and the exact loss against W_gen's (``closed_form_gap``).
+  to W_gen (``generalization_weights``) and the exact loss against W_gen's (``dt.closed_form_gap``).
 """
 
 import argparse
@@ -35,9 +35,6 @@ import numpy as np
 
 import dae_theory as dt
 from dae_theory import load_json, run_parts, save_json
-from dae_theory._src.population import closed_form_gap
-from dae_theory._src.regimes import EIGEN_GAP_LIMIT
-from dae_theory._src.theory import COACTIVE_LIMIT, WEIGHTED_COACTIVE_LIMIT, memorization_assumptions
 
 CLOSED = dict(nums=(3, 8, 12), cosines=(None, -0.05, -0.01), norm_ranges=((1.0, 2.0), (1.9, 3.5), (3.0, 5.0)),
               sigmas=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0), lam=1e-3)
@@ -82,7 +79,7 @@ def run_closed_forms(path: Path):
   for num, cosine, norm_range in itertools.product(c["nums"], c["cosines"], c["norm_ranges"]):
     x = _points(num, num + 1, cosine, norm_range)  # noise outside span(x) does not enter the loss
     for sigma in c["sigmas"]:
-      a = memorization_assumptions(x, c["lam"], num, sigma=sigma)
+      a = dt.memorization_assumptions(x, c["lam"], num, sigma=sigma)
       closed = dt.memorization_loss(x, sigma, c["lam"])
       exact = dt.memorization_loss(x, sigma, c["lam"], exact=True)
       w_mem = dt.memorization_weights(x, sigma, c["lam"], num)
@@ -146,7 +143,7 @@ def run_memorization(path: Path):
   lam = c["lam"]
   checks = {}
   for sigma in c["check_sigmas"]:
-    a = memorization_assumptions(x, lam, max(c["widths"]), sigma=sigma)
+    a = dt.memorization_assumptions(x, lam, max(c["widths"]), sigma=sigma)
     w_mem = dt.memorization_weights(x, sigma, lam, c["num"])
     w_min = _quiet_minimiser(x, sigma, lam, c["num"])
     mc, se, two = _monte_carlo(x, w_mem, sigma, lam, c["mc_draws"])
@@ -173,7 +170,7 @@ def run_memorization(path: Path):
       w = np.asarray(res.model(i).w1, np.float64)
       to_min = dt.match_columns(w, w_min)
       to_mem = dt.match_columns(w, w_mem)
-      gap = closed_form_gap(dt.DAEParams(jnp.asarray(w)), x, sigma, lam, exact_minimum=False)
+      gap = dt.closed_form_gap(dt.DAEParams(jnp.asarray(w)), x, sigma, lam, exact_minimum=False)
       one_column = bool((to_min.cosine > STORE_COSINE).all() and (np.abs(to_min.norm_ratio - 1) < STORE_NORM).all())
       norms = np.linalg.norm(w, axis=0)
       cos = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.maximum(norms, 1e-300))  # (n, p)
@@ -237,7 +234,7 @@ def run_flat_cut(path: Path):
     runs = []
     for i in range(len(res.grid)):
       w = np.asarray(res.model(i).w1, np.float64)
-      gap = closed_form_gap(dt.DAEParams(jnp.asarray(w)), x, c["sigma"], c["lam"], labels=lab)
+      gap = dt.closed_form_gap(dt.DAEParams(jnp.asarray(w)), x, c["sigma"], c["lam"], labels=lab)
       runs.append(dict(seed=int(res.grid[i]["seed"]), loss=gap.trained, loss_w_gen=gap.generalization,
                        gap_to_w_gen=gap.gap_generalization, **classify_blocks(w, x, lab, w_gen, owner, c["sigma"])))
     cases.append(dict(s1=s1, ratio=ratio, population_eigen_gap=1.0 - ratio ** 2, second_moment_top4=eig,
@@ -265,7 +262,7 @@ def run_summary(path: Path):
       loss_vs_coactive_mean=first_failure(col("coactive_mean"), loss_err),
       norms_vs_coactive_max=first_failure(col("coactive_max"), norm_dev),
       norms_vs_weighted_coactive_max=first_failure(col("weighted_coactive_max"), norm_dev),
-      coactive_limit=COACTIVE_LIMIT, weighted_coactive_limit=WEIGHTED_COACTIVE_LIMIT,
+      coactive_limit=dt.COACTIVE_LIMIT, weighted_coactive_limit=dt.WEIGHTED_COACTIVE_LIMIT,
       one_unit_ok_cases=int(ok1.sum()), one_unit_ok_max_loss_error=float(np.abs(loss_err[ok1]).max()),
       one_unit_ok_max_norm_deviation=float(norm_dev[ok1].max()),
       scales_ok_cases=int(ok2.sum()), scales_ok_max_norm_deviation=float(norm_dev[ok2].max()),
@@ -306,7 +303,7 @@ def run_summary(path: Path):
   for case in flat:
     runs = case["runs"]
     gaps = [r["gap_to_w_gen"] for r in runs]
-    expected = bool(np.min(case["eigen_gap"]) >= EIGEN_GAP_LIMIT)  # the current limit, not the one at run time
+    expected = bool(np.min(case["eigen_gap"]) >= dt.EIGEN_GAP_LIMIT)  # the current limit, not the one at run time
     cut.append(dict(s1=case["s1"], ratio=case["ratio"], population_eigen_gap=case["population_eigen_gap"],
                     sample_eigen_gap_min=float(np.min(case["eigen_gap"])),
                     sample_eigen_gap_max=float(np.max(case["eigen_gap"])), blocks_expected=expected,
@@ -322,7 +319,7 @@ def run_summary(path: Path):
   not_expected = [c for c in cut if not c["blocks_expected"]]
   save_json(path, dict(
       closed_forms=closed, memorization_checks=mem["checks"], memorization_width=list(store.values()),
-      flat_cut=cut, eigen_gap_limit=EIGEN_GAP_LIMIT,
+      flat_cut=cut, eigen_gap_limit=dt.EIGEN_GAP_LIMIT,
       flat_cut_blocks_where_expected=[sum(c["blocks"] for c in expected), sum(c["seeds"] for c in expected)],
       flat_cut_block_structured_where_expected=[sum(c["blocks"] + c["other_split"] for c in expected),
                                                 sum(c["seeds"] for c in expected)],
@@ -343,8 +340,8 @@ def main():
   args = parser.parse_args()
   start = time.time()
   config = dict(closed=CLOSED, memorization=MEM, flat=FLAT, specific=(SPECIFIC_ON, SPECIFIC_OFF),
-                gram_tolerance=GRAM_TOLERANCE, store=(STORE_COSINE, STORE_NORM), coactive_limit=COACTIVE_LIMIT,
-                weighted_coactive_limit=WEIGHTED_COACTIVE_LIMIT, eigen_gap_limit=EIGEN_GAP_LIMIT)
+                gram_tolerance=GRAM_TOLERANCE, store=(STORE_COSINE, STORE_NORM), coactive_limit=dt.COACTIVE_LIMIT,
+                weighted_coactive_limit=dt.WEIGHTED_COACTIVE_LIMIT, eigen_gap_limit=dt.EIGEN_GAP_LIMIT)
   timed = lambda fn: lambda path: (_timed(fn, path))
   run_parts(args.out, config, [("closed_forms.json", timed(run_closed_forms)),
                                ("memorization.json", timed(run_memorization)),

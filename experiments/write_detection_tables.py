@@ -6,13 +6,11 @@ With ``--keep-sources DIR`` the summary the tables come from is copied to DIR (d
 ``make figures``), and tests/test_docs.py checks the committed tables against it.
 """
 
-import argparse
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_diffusion_tables import render  # noqa: E402
+from write_diffusion_tables import render, write_tables  # noqa: E402
 
 import dae_theory as dt  # noqa: E402
 
@@ -104,19 +102,7 @@ TABLES = {"detection": detection_table, "detection-duplication": duplication_tab
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--results", default="results")
-  parser.add_argument("--doc", default="docs/detection-and-steering.md")
-  parser.add_argument("--keep-sources", help="copy the result files behind the tables to this folder")
-  args = parser.parse_args()
-  if args.keep_sources:
-    for name in SOURCES:
-      target = Path(args.keep_sources) / name
-      target.parent.mkdir(parents=True, exist_ok=True)
-      shutil.copyfile(Path(args.results) / name, target)
-  path = Path(args.doc)
-  path.write_text(render(path.read_text(), Path(args.results), TABLES))
-  print("wrote", path)
+  write_tables(__doc__.splitlines()[0], "docs/detection-and-steering.md", TABLES, SOURCES)
 
 
 if __name__ == "__main__":

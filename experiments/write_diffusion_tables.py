@@ -103,20 +103,26 @@ def render(doc: str, results: Path, tables: dict | None = None) -> str:
   return doc
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_tables(description: str, default_doc: str, tables: dict, sources) -> None:
+  """The command line shared by the table writers: render ``tables`` into the doc and, with
+  ``--keep-sources``, copy the result files they are read from."""
+  parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--results", default="results")
-  parser.add_argument("--doc", default="docs/diffusion.md")
+  parser.add_argument("--doc", default=default_doc)
   parser.add_argument("--keep-sources", help="copy the result files behind the tables to this folder")
   args = parser.parse_args()
   if args.keep_sources:
-    for name in SOURCES:
+    for name in sources:
       target = Path(args.keep_sources) / name
       target.parent.mkdir(parents=True, exist_ok=True)
       shutil.copyfile(Path(args.results) / name, target)
   path = Path(args.doc)
-  path.write_text(render(path.read_text(), Path(args.results)))
+  path.write_text(render(path.read_text(), Path(args.results), tables))
   print("wrote", path)
+
+
+def main():
+  write_tables(__doc__.splitlines()[0], "docs/diffusion.md", TABLES, SOURCES)
 
 
 if __name__ == "__main__":
