@@ -1,7 +1,7 @@
 """Sampling with a memorising and a generalising ReLU diffusion model on Fashion-MNIST (paper Fig 2).
 
 Run: .venv/bin/python experiments/diffusion_fashion_mnist.py --out results/diffusion_fashion_mnist
-About 6 min on a 2-core CPU. Writes ``<model>.npz`` per model (weights, samples, trajectories,
+About 6 min on a 2-core CPU. Writes ``<model>.npz`` per model (weights, every parameter leaf as ``model_param_<i>``, samples, trajectories,
 per-sample labels and codes) and ``summary.json``; a rerun skips finished parts.
 
 Models: the multi-noise ReLU diffusion model (tied W, p = 256, time gate on log σ, skip; σ
@@ -99,7 +99,8 @@ def run_model(path: Path, name: str):
   renoised = ancestral + s["sigma_det"] * np.asarray(jax.random.normal(jax.random.key(7), ancestral.shape))
   codes = np.asarray(dt.representations(dt.DAEParams(res.params.w1), renoised))  # ungated [Wᵀy]₊
   dt_out = {f"{m}_{k}": np.asarray(v) for m, e in ev.items() for k, v in e._asdict().items()}
-  np.savez_compressed(path, offset=offset, w1=np.asarray(res.params.w1), skip=np.asarray(res.params.skip),
+  params = {f"model_param_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(res.params))}
+  np.savez_compressed(path, **params, offset=offset, w1=np.asarray(res.params.w1), skip=np.asarray(res.params.skip),
                       gate=np.asarray(dt.time_gate(res.params, 0.02)), loss_history=res.loss_history,
                       log_steps=res.log_steps, train_x=train_x if len(train_x) <= 64 else np.zeros((0, x.shape[1])),
                       ancestral=ancestral, euler=euler, moment_start_norms=np.linalg.norm(moment_start, axis=1), traj_x=np.asarray(traj.x), traj_denoised=np.asarray(traj.denoised),
