@@ -11,7 +11,7 @@ finished parts. ``experiments/plot_finite_noise.py`` draws ``figures/finite_nois
   ``memorization_loss`` against the exact eq. (6) value at W_mem (``population_loss``), and the
   exact minimiser's column norms (``memorization_weights(exact=True)``) against r_i‖x_i‖. The
   summary states the count at which each error first reaches 1 %.
-- memorization: 8 regular-simplex points, norms 1.9–3.5, d = 40, λ = 1e-3 (the issue's case):
+- memorization: 8 regular-simplex points, norms 1.9–3.5, d = 40, λ = 1e-3 :
   closed form, exact and Monte-Carlo loss at W_mem and the share of noisy inputs on which ≥ 2
   units fire, at σ = 0.3 and 1; then training (preset ``memorization_closed_form``, 10k steps)
   at σ ∈ {0.1, 0.3, 1} and p ∈ {8, 9, 10, 12} over 8 seeds: which runs store every sample,
@@ -117,7 +117,7 @@ def first_failure(values, errors, tolerance=0.01) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# the memorisation case: losses at W_mem, and training against p − n
+# the eight simplex points: losses at W_mem, and training against p − n
 # ----------------------------------------------------------------------------------------------
 
 

@@ -50,3 +50,24 @@ def test_every_table_of_the_detection_findings_matches_its_saved_results():
       "docs/detection-and-steering.md's tables differ from what docs/results gives: rerun "
       "experiments/write_detection_tables.py --results results --doc docs/detection-and-steering.md "
       "--keep-sources docs/results")
+
+
+def test_the_finite_noise_findings_quote_their_saved_results():
+  import json
+
+  doc = (ROOT / "docs" / "finite-noise.md").read_text()
+  summary = json.loads((ROOT / "docs" / "results" / "finite_noise" / "summary.json").read_text())
+  closed = summary["closed_forms"]
+  gaps = [g for row in summary["flat_cut"] for g in row["gap_to_w_gen_range"]]
+  quoted = {
+      "cases": f"{closed['cases']} geometries",
+      "largest_loss_error": f"up to {100 * closed['largest_loss_error']:.0f} % low",
+      "largest_norm_deviation": f"by up to {100 * closed['largest_norm_deviation']:.0f} %",
+      "largest_minimum_gap": f"up to {100 * closed['largest_minimum_gap']:.0f} % above",
+      "coactive_limit": f"≤ {closed['coactive_limit']:g}",
+      "weighted_coactive_limit": f"≤ {closed['weighted_coactive_limit']:g}",
+      "eigen_gap_limit": f"≥ {summary['eigen_gap_limit']:g}",
+      "flat cut, lowest gap to W_gen": f"up to {-100 * min(gaps):.1f} % below",
+  }
+  missing = {key: text for key, text in quoted.items() if text not in doc}
+  assert not missing, f"docs/finite-noise.md does not quote these saved results as expected: {missing}"

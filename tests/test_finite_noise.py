@@ -1,4 +1,4 @@
-"""The closed forms of Cor 3.2 and Cor 3.3 at finite noise: the issue's held-out cases, the σ-aware
+"""The closed forms of Cor 3.2 and Cor 3.3 at finite noise: held-out geometries, the σ-aware
 checks and their measured limits (docs/finite-noise.md, experiments/finite_noise.py)."""
 
 import jax
@@ -23,8 +23,8 @@ def _simplex(num, dim, lo, hi, seed=0):
 
 
 @pytest.fixture(scope="module")
-def issue_points():
-  """The issue's memorisation geometry: 8 regular-simplex points (cos −1/7), norms 1.9–3.5, d = 40."""
+def simplex_points():
+  """Eight points outside the test suite's geometries: 8 regular-simplex points (cos −1/7), norms 1.9–3.5, d = 40."""
   return _simplex(8, 40, 1.9, 3.5)
 
 
@@ -56,12 +56,12 @@ def test_assumptions_without_sigma_are_the_zero_noise_limit():
   assert acute.coactive_max == 1.0 and not acute.one_unit_ok and not acute.scales_ok and not acute.holds
 
 
-def test_assumptions_at_sigma_on_the_issue_geometry(issue_points):
-  x = issue_points
+def test_assumptions_at_sigma_on_the_simplex_points(simplex_points):
+  x = simplex_points
   small = memorization_assumptions(x, LAM, 12, sigma=0.1)
   assert small.holds and small.closed_form_ok and small.coactive_max < COACTIVE_LIMIT
   mid = memorization_assumptions(x, LAM, 12, sigma=0.3)
-  # The issue: "memorization_assumptions ... says the assumptions hold" at σ = 0.3 and 1. They do
+  # A first report: "memorization_assumptions ... says the assumptions hold" at σ = 0.3 and 1. They do
   # (the samples are stored), but the one-unit closed forms do not.
   assert mid.holds and not mid.one_unit_ok and mid.scales_ok and not mid.closed_form_ok
   assert mid.coactive_max == pytest.approx(1.280, abs=0.001)  # the smallest sample, x_1
@@ -73,8 +73,8 @@ def test_assumptions_at_sigma_on_the_issue_geometry(issue_points):
   assert big.coactive.shape == (8, 8)
 
 
-def test_predicted_regime_checks_labels_first_and_reports_sigma(issue_points):
-  x = issue_points
+def test_predicted_regime_checks_labels_first_and_reports_sigma(simplex_points):
+  x = simplex_points
   with pytest.raises(ValueError, match="^labels must have 8 entries"):
     predicted_regime(x, 12, LAM, labels=np.zeros(7, int))  # x alone would be "memorization"
   with pytest.raises(ValueError, match="^labels must have rank 1"):
@@ -94,8 +94,8 @@ def test_predicted_regime_checks_labels_first_and_reports_sigma(issue_points):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_exact_memorization_loss_is_the_population_loss_at_w_mem(issue_points):
-  x = issue_points
+def test_exact_memorization_loss_is_the_population_loss_at_w_mem(simplex_points):
+  x = simplex_points
   w = dt.memorization_weights(x, 0.3, LAM, 8)
   with jax.enable_x64(True):
     want = float(dt.population_loss(dt.DAEParams(jnp.asarray(w)), x, 0.3, LAM))
@@ -111,11 +111,11 @@ def test_closed_form_is_exact_where_no_second_unit_can_fire(lam):
   assert memorization_loss(x, 0.03, lam, exact=True) == pytest.approx(memorization_loss(x, 0.03, lam), rel=1e-8)
 
 
-def test_issue_simplex_at_sigma_0_3_closed_form_is_23_percent_low(issue_points):
-  """The issue: "memorization_loss says 0.104 ... another unit fires on 65 % of noisy inputs". Here
+def test_simplex_at_sigma_0_3_closed_form_is_23_percent_low(simplex_points):
+  """A first report: "memorization_loss says 0.104 ... another unit fires on 65 % of noisy inputs". Here
   (norms linspace(1.9, 3.5)) the closed form is 0.1045, the exact loss 0.1352 (Monte Carlo with
   20k draws agrees within 1 %), and ≥ 2 units fire on 57 % of noisy inputs."""
-  x = issue_points
+  x = simplex_points
   closed = memorization_loss(x, 0.3, LAM)
   exact = memorization_loss(x, 0.3, LAM, exact=True)
   assert closed == pytest.approx(0.1045, abs=5e-4)
@@ -139,8 +139,8 @@ def test_issue_simplex_at_sigma_0_3_closed_form_is_23_percent_low(issue_points):
 
 
 @pytest.mark.slow
-def test_closed_form_gap_at_the_theory_solutions(issue_points):
-  x = issue_points
+def test_closed_form_gap_at_the_theory_solutions(simplex_points):
+  x = simplex_points
   w_mem = dt.memorization_weights(x, 0.3, LAM, 12)
   g = closed_form_gap(dt.DAEParams(w_mem), x, 0.3, LAM, exact_minimum=False)  # NumPy float64 weights
   assert isinstance(g, ClosedFormGap) and np.isnan(g.memorization_minimum) and np.isnan(g.generalization)
@@ -156,8 +156,8 @@ def test_closed_form_gap_at_the_theory_solutions(issue_points):
   assert g.gap == g.gap_generalization and abs(g.gap) < 1e-5  # float32 weights, float64 loss
 
 
-def test_new_arguments_are_checked_and_named(issue_points):
-  x = issue_points
+def test_new_arguments_are_checked_and_named(simplex_points):
+  x = simplex_points
   params = dt.DAEParams(dt.memorization_weights(x, 0.3, LAM, 8))
   for call, name in [(lambda: coactivation_probabilities(x, 0.0), "sigma"),
                      (lambda: memorization_assumptions(x, LAM, 8, sigma=-1.0), "sigma"),
@@ -173,17 +173,17 @@ def test_new_arguments_are_checked_and_named(issue_points):
 
 
 @pytest.fixture(scope="module")
-def trained_at_sigma_1(issue_points):
+def trained_at_sigma_1(simplex_points):
   cfg = dt.preset("memorization_closed_form", sigma=1.0, width=12, steps=10_000, decay_steps=5_000)
-  return cfg, dt.train_sweep(issue_points.astype(np.float32), cfg, seeds=[0, 1])
+  return cfg, dt.train_sweep(simplex_points.astype(np.float32), cfg, seeds=[0, 1])
 
 
 @pytest.mark.slow
-def test_issue_simplex_at_sigma_1_training_finds_the_exact_minimiser_not_w_mem(issue_points, trained_at_sigma_1):
-  """The issue: at σ = 1 trained columns point at the samples but are 5–12 % shorter than r_i‖x_i‖,
+def test_simplex_at_sigma_1_training_finds_the_exact_minimiser_not_w_mem(simplex_points, trained_at_sigma_1):
+  """A first report: at σ = 1 trained columns point at the samples but are 5–12 % shorter than r_i‖x_i‖,
   with a loss 6.7 % below W_mem's. Measured here: 4.5–11.7 % shorter, 5.2 % below, and within
   0.1 % of the exact minimiser's loss (its norms within 1 %)."""
-  x = issue_points
+  x = simplex_points
   cfg, res = trained_at_sigma_1
   assert not memorization_assumptions(x, cfg.lam, cfg.width, sigma=1.0).scales_ok  # predicted
   w_mem = dt.memorization_weights(x, 1.0, cfg.lam, 8)
@@ -207,7 +207,7 @@ def test_issue_simplex_at_sigma_1_training_finds_the_exact_minimiser_not_w_mem(i
 
 
 def _flat_mixture(ratio, num=1000):
-  """The issue's mixture (4 modes, d = 24, ‖μ‖ = 3.5, spread orthogonal to all means) with the two
+  """A held-out mixture (4 modes, d = 24, ‖μ‖ = 3.5, spread orthogonal to all means) with the two
   spread scales 0.5 and 0.5·ratio; p = 8 keeps the mean and the 0.5 direction (p_k = 2)."""
   base = dt.gaussian_mixture(jax.random.PRNGKey(0), 4, 24, mean_norm=3.5, rank=2, cov_scale=1.0,
                              orthogonal_to_means=True)
@@ -249,7 +249,7 @@ def _train_mixture(ratio, seeds):
 
 @pytest.mark.slow
 def test_cor33_flat_cut_training_finds_a_gated_solution_below_the_blocks():
-  """Relative eigen-gap ≈ 0 < 0.575 (the issue's case, n = 1000): no per-mode blocks, and an exact
+  """Relative eigen-gap ≈ 0 < 0.575 (the held-out case, n = 1000): no per-mode blocks, and an exact
   loss 3–9 % below W_gen's (measured 3.5–7.9 % over 4 seeds)."""
   for specific, per_mode, gram, gap in _train_mixture(1.0, [0, 1]):
     assert not specific.all() and gram > 0.2, (specific, gram)
