@@ -114,13 +114,7 @@ def geometric_sigmas(sigma_max, sigma_min, num: int, *, dtype=jnp.float32) -> ja
   if not hi > lo:
     raise ValueError(f"sigma_max must be > sigma_min, got sigma_max = {hi} and sigma_min = {lo}")
   num = checks.check_int("num", num, minimum=2)
-  try:
-    floating = jnp.issubdtype(dtype, jnp.floating)
-  except TypeError:
-    floating = False
-  if not floating:
-    raise ValueError(f"dtype must be a floating dtype, got {dtype!r}")
-  dtype = jax.dtypes.canonicalize_dtype(dtype)
+  dtype = jax.dtypes.canonicalize_dtype(checks.check_float_dtype("dtype", dtype))
   levels = np.geomspace(hi, lo, num)
   levels[0], levels[-1] = hi, lo
   grid = np.asarray(np.append(levels, 0.0), dtype)
