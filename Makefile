@@ -1,14 +1,28 @@
 # dae-theory: two commands set everything up on a fresh clone.
-#   make test      install (venv + package + data) and run the test suite
+#   make test      install (venv + package + data) and run the whole test suite
 #   make figures   install and produce every figure under figures/ (results under results/)
+# make figures SIZE=fast (every figure in minutes, into results-fast/) or SIZE=full (the authors'
+# step counts and sizes, for accelerator hosts, into results-full/); make test-fast skips slow tests.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SIZE   ?= default
+ifeq ($(SIZE),default)
 RESULTS ?= results
+FIGURES ?= figures
+DOCS    ?= docs
+else
+RESULTS ?= results-$(SIZE)
+FIGURES ?= $(RESULTS)/figures
+DOCS    ?= $(RESULTS)/docs
+endif
+# One experiment into $(RESULTS)/<name>; its figures from the saved results into $(FIGURES).
+experiment = $(PY) experiments/$(1).py --out $(RESULTS)/$(1) --size $(SIZE)
+plot       = $(PY) experiments/plot_$(1).py --results $(RESULTS)/$(1) --out $(FIGURES)
 
-.PHONY: install data test figures bench bench-accelerator clean
+.PHONY: install data test test-fast figures bench bench-accelerator clean
 
 install: $(STAMP) data
 
@@ -33,32 +47,44 @@ data:
 	  if [ -n "$$CI" ]; then exit 1; fi; \
 	fi
 
+# One pytest worker per core; a file's tests stay in one worker (they share module fixtures).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
+test-fast: install
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow"
+
+# Tables and findings are written into $(DOCS): docs/ at the default size, a copy under
+# $(RESULTS)/docs at the others (so a smoke run never rewrites the committed findings).
 figures: install
-	$(PY) experiments/denoisers_on_mixture.py --out $(RESULTS)/denoisers_on_mixture
-	$(PY) experiments/plot_denoisers_on_mixture.py --results $(RESULTS)/denoisers_on_mixture --out figures
-	$(PY) experiments/regimes_on_synthetic_data.py --out $(RESULTS)/regimes_on_synthetic_data
-	$(PY) experiments/plot_regimes_on_synthetic_data.py --results $(RESULTS)/regimes_on_synthetic_data --out figures
-	$(PY) experiments/regime_transition.py --out $(RESULTS)/regime_transition
-	$(PY) experiments/plot_regime_transition.py --results $(RESULTS)/regime_transition --out figures/regime_transition.png
-	$(PY) experiments/fashion_mnist_regimes.py --out $(RESULTS)/fashion_mnist_regimes
-	$(PY) experiments/plot_fashion_mnist_regimes.py --results $(RESULTS)/fashion_mnist_regimes --out figures/fashion_mnist_regimes.png
-	$(PY) experiments/diffusion_fashion_mnist.py --out $(RESULTS)/diffusion_fashion_mnist
-	$(PY) experiments/plot_diffusion_fashion_mnist.py --results $(RESULTS)/diffusion_fashion_mnist \
-	  --out figures/diffusion_fashion_mnist.png
-	$(PY) experiments/diffusion_transition.py --out $(RESULTS)/diffusion_transition
-	$(PY) experiments/plot_diffusion_transition.py --results $(RESULTS)/diffusion_transition \
-	  --out figures/diffusion_transition.png
-	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc docs/diffusion.md --keep-sources docs/results
-	$(PY) experiments/finite_noise.py --out $(RESULTS)/finite_noise
-	$(PY) experiments/plot_finite_noise.py --results $(RESULTS)/finite_noise --out figures/finite_noise.png
-	mkdir -p docs/results/finite_noise && cp $(RESULTS)/finite_noise/*.json docs/results/finite_noise/
-	$(PY) experiments/memorization_detection.py --out $(RESULTS)/memorization_detection
-	$(PY) experiments/plot_memorization_detection.py --results $(RESULTS)/memorization_detection --out figures
-	$(PY) experiments/write_detection_tables.py --results $(RESULTS) --doc docs/detection-and-steering.md \
-	  --keep-sources docs/results
+	@case "$(SIZE)" in fast|default|full) ;; \
+	  *) echo "SIZE must be fast, default or full, got '$(SIZE)'" >&2; exit 2;; esac
+	@if [ "$(DOCS)" != docs ]; then mkdir -p $(DOCS) && cp docs/*.md $(DOCS)/; fi
+	$(call experiment,denoisers_on_mixture)
+	$(call plot,denoisers_on_mixture)
+	$(call experiment,regimes_on_synthetic_data)
+	$(call plot,regimes_on_synthetic_data)
+	$(call experiment,hybrid_regime)
+	$(call plot,hybrid_regime)
+	$(call experiment,regime_transition)
+	$(call plot,regime_transition)
+	$(call experiment,fashion_mnist_regimes)
+	$(call plot,fashion_mnist_regimes)
+	$(call experiment,diffusion_fashion_mnist)
+	$(call plot,diffusion_fashion_mnist)
+	$(call experiment,diffusion_transition)
+	$(call plot,diffusion_transition)
+	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc $(DOCS)/diffusion.md \
+	  --keep-sources $(DOCS)/results
+	$(call experiment,finite_noise)
+	$(call plot,finite_noise)
+	mkdir -p $(DOCS)/results/finite_noise && cp $(RESULTS)/finite_noise/*.json $(DOCS)/results/finite_noise/
+	$(call experiment,memorization_detection)
+	$(call plot,memorization_detection)
+	$(PY) experiments/write_detection_tables.py --results $(RESULTS) --doc $(DOCS)/detection-and-steering.md \
+	  --keep-sources $(DOCS)/results
+	$(call experiment,fashion_mnist_separability)
+	$(PY) experiments/write_findings.py --results $(RESULTS) --keep-sources $(DOCS)/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

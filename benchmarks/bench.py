@@ -1,10 +1,18 @@
 """make bench: speed and memory of training, sweeps and f_emp, each as a ratio to a baseline
-measured in the same run (median of repetitions). Writes benchmarks/results.json and the table in
-BENCHMARKS.md.
+measured in the same run (median of interleaved repetitions). Writes benchmarks/results.json and
+this machine's tables in BENCHMARKS.md.
 
-Run: .venv/bin/python benchmarks/bench.py [--quick] [--diffusion | --accelerator]
+Run: .venv/bin/python benchmarks/bench.py [--quick] [--diffusion | --accelerator | --render FILE]
 (--diffusion: only the diffusion model's rows, into benchmarks/results-diffusion.json and their own
-table; the full run includes them.)
+table; the full run includes them. --accelerator: only the GPU/TPU rows. --render: rewrite the
+tables from a results file without measuring.)
+
+The ratios depend on the machine (its GEMM kernels, vector width and core count), so every results
+file records the machine (CPU model, cores, vector extensions, JAX version, device kind) and a short
+"machine kind", and BENCHMARKS.md keeps one table per machine kind: a run rewrites only the table
+of the machine kind it ran on.
+
+Only the public API of ``dae_theory`` is used, so the bench measures what users call.
 """
 
 from __future__ import annotations
@@ -24,12 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import dae_theory as dt
-from dae_theory._src import empirical as emp
-from dae_theory._src.results_io import save_json
-from dae_theory._src.config import NOISE_SAMPLERS
-from dae_theory._src.engine import compiler_options
-from dae_theory._src.diffusion import diffusion_objective
-from dae_theory._src.models import dae_data_term
 
 HERE = Path(__file__).resolve().parent
 D, P, B, SIGMA = 784, 100, 256, 0.2
@@ -121,8 +123,9 @@ def torch_tied_dae(d: int, p: int, tied_gradient: str, dtype=None):
 def torch_train_call(x: np.ndarray, steps: int, tied_gradient: str = "per_side"):
   """The authors' notebook loop (``torch_tied_dae``, Adam(weight_decay), pixel-mean MSE, a fresh
   minibatch and noise each step) as a callable that runs ``steps`` steps, for ``median_times``.
-  Adam runs with ``foreach=True``: the arithmetic of the JAX loop (``torch_mechanics_differences``)
-  and, here, 1.03× the speed of PyTorch's per-parameter loop, its CPU default."""
+  Adam runs with ``foreach=True``, whose arithmetic is the JAX loop's (``torch_mechanics_differences``):
+  PyTorch's per-parameter loop, its CPU default, decays the decoder side with W already updated by
+  the encoder side."""
   import torch
 
   torch.manual_seed(1)
@@ -149,8 +152,10 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
   """Largest |ΔW| between ``torch_tied_dae`` trained by PyTorch and the library's update, in float64
   from the same W, batches and noise, for Adam (``generalizing``) and RMSprop (``memorizing``), per
   side and joint: the check that the PyTorch baselines do the arithmetic of the JAX loops they are
-  timed against. PyTorch runs with ``foreach=True``. The JAX side mirrors the update of
-  ``engine.make_trainer`` (per side: both sides' updates added to the shared W)."""
+  timed against. PyTorch runs with ``foreach=True``. The JAX side is the training engine's update
+  written from the public ``Model`` interface: the gradient of ``dt.RELU_DAE.objective`` at the
+  optimiser's view of W (per side: the encoder and decoder as two parameters), the optimiser's
+  update, and ``merge_updates`` (per side: both sides' updates added to the shared W)."""
   import torch
 
   d, p, b, wd = 30, 8, 16, 1e-2
@@ -169,17 +174,20 @@ def torch_mechanics_differences(steps: int = 5) -> dict:
         opt.zero_grad()
         loss.backward()
         opt.step()
-      per_side = tied_gradient == "per_side"
       with jax.enable_x64(True):
+        model = dt.RELU_DAE
         cfg = dt.preset(preset, learning_rate=lr, weight_decay=wd, tied_gradient=tied_gradient)
-        view = (lambda q: dt.DAEParams(q.w1, q.w1)) if per_side else (lambda q: q)
+        # model_spec stores σ and λ in float32; the check runs in float64, as PyTorch does.
+        spec = dt.model_spec(cfg, 0, b)._replace(sigma=jnp.float64(SIGMA), lam=jnp.float64(cfg.lam))
         optimizer = dt.make_optimizer(cfg)
         params = dt.DAEParams(jnp.asarray(w0, jnp.float64))
-        state = optimizer.init(view(params))
+        state = optimizer.init(model.optimizer_view(params, cfg))
         for t in range(steps):
-          term = lambda q: dae_data_term(q, jnp.asarray(xs[t]), jnp.asarray(noise[t])[None], None, SIGMA, True)
-          u, state = optimizer.update(jax.grad(term)(view(params)), state, view(params))
-          params = dt.DAEParams(params.w1 - lr * ((u.w1 + u.w2) if per_side else u.w1))
+          batch, eps = jnp.asarray(xs[t]), jnp.asarray(noise[t])[None]  # noise: (draws, B, d)
+          objective = lambda q: model.objective(q, batch, eps, None, spec, cfg, None)
+          view = model.optimizer_view(params, cfg)
+          u, state = optimizer.update(jax.grad(objective)(view), state, view)
+          params = jax.tree.map(lambda w, v: w - lr * v, params, model.merge_updates(u, cfg))
         out[f"{cfg.optimizer}_{tied_gradient}"] = float(np.max(np.abs(np.asarray(params.w1)
                                                                       - parameters[0].detach().numpy().T)))
   return out
@@ -201,11 +209,11 @@ def jax_train_rates(x, cfg, samplers, reps, with_torch: bool = False) -> dict:
 
 
 def noise_ns_per_normal(sampler: str, reps: int) -> float:
-  """ns per (B, d) normal drawn inside a jitted scan; every value is summed, so none can be skipped
-  (the sum costs about 0.3 ns per value, alike for every sampler)."""
+  """ns per (B, d) normal drawn inside a jitted scan; every value is summed, so that XLA cannot skip
+  computing any of them (the sum costs the same for every sampler)."""
   steps = 200
-  draw = NOISE_SAMPLERS[sampler]
-  options = compiler_options(dt.TrainConfig(noise_sampler=sampler), jax.default_backend())  # as in training
+  draw = dt.NOISE_SAMPLERS[sampler]
+  options = dt.compiler_options(dt.TrainConfig(noise_sampler=sampler), jax.default_backend())  # as in training
   f = jax.jit(lambda k: jax.lax.scan(lambda c, i: (c + jnp.sum(draw(jax.random.fold_in(k, i), (B, D))), None), 0.0,
                                      jnp.arange(steps))[0], compiler_options=options)
   key = jax.random.key(0)
@@ -256,10 +264,20 @@ def sweep_rates_on_host_devices(k: int, reps: int, devices: int) -> dict:
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def xla_temp_bytes(fn, *args) -> int:
+  """Bytes of temporary buffers XLA allocates for the jitted ``fn(*args)`` (its compiled memory
+  analysis; arguments and outputs not counted); -1 where the backend does not report it."""
+  mem = jax.jit(fn).lower(*args).compile().memory_analysis()
+  return int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else -1
+
+
 def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool,
                gemm_size: int = GEMM_SIZE) -> dict:
   """f_emp at (m, n, d): GFLOP/s (4·m·n·d) against a gemm_size² GEMM timed in the same rounds, and
-  the torch peer, also interleaved (this host's speed drifts by 2× within a run)."""
+  the torch peer, also interleaved (a shared host's speed drifts within a run), and XLA's temporary
+  memory: of ``dt.empirical_denoiser``, the call timed ("temp_bytes"), and of
+  ``dt.empirical_posterior`` with its log-normaliser and entropy ("posterior_temp_bytes": one
+  (m, chunk) block more for the entropy), both at the default chunk size."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
   y = jnp.asarray(rng.uniform(-1, 1, size=(m, D)).astype(np.float32))
@@ -279,13 +297,12 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool,
   t = times["femp"]
   rate = 2 * gemm_size ** 3 / times["gemm"] / 1e9
   gflops = 4 * m * n * D / t / 1e9
-  chunk = emp.default_chunk_size(m, n, D)
-  lowered = emp._posterior_core.lower(y, x, jnp.float32(sigma), None, jnp.zeros(D), chunk=chunk, top_k=0)
-  mem = lowered.compile().memory_analysis()
-  temp = int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else -1
+  chunk = dt.default_chunk_size(m, n, D)
+  temp = xla_temp_bytes(lambda y, x: dt.empirical_denoiser(y, x, sigma, chunk_size=chunk), y, x)
+  posterior = xla_temp_bytes(lambda y, x: tuple(dt.empirical_posterior(y, x, sigma, chunk_size=chunk))[:3], y, x)
   out = {"n": n, "m": m, "seconds": t, "gflops": gflops, "matmul_gflops": rate,
          "fraction_of_matmul_rate": gflops / rate, "fraction_of_fastest_matmul_rate": gflops / fastest_rate,
-         "chunk": chunk, "x_bytes": int(x.size * 4), "temp_bytes": temp,
+         "chunk": chunk, "x_bytes": int(x.size * 4), "temp_bytes": temp, "posterior_temp_bytes": posterior,
          "temp_over_chunk_bytes": temp / (4 * (m * chunk + chunk * D + m * D)) if temp >= 0 else None}
   if with_torch:
     out["torch_seconds"] = times["torch"]
@@ -294,10 +311,11 @@ def femp_bench(n: int, m: int, fastest_rate: float, reps: int, with_torch: bool,
 
 
 def accelerator_bench(quick: bool) -> dict:
-  """The rows that need a GPU or TPU (issue 3's "≥ 20× at K = 64"), sized for a lent device's
-  few minutes: one model, sweeps of K = 16 and 64 by vmap against the same models one after the
-  other (and a loop inside one program), f_emp against a large GEMM, and the largest difference
-  between a swept model and the same model trained alone, on this device."""
+  """The rows that need a GPU or TPU (the target: a vmapped sweep of K = 64 models at ≥ 20× the
+  same models one after the other), sized to take a few minutes of a lent device: one model,
+  sweeps of K = 16 and 64 by vmap against the same models one after the other (and a loop inside
+  one program), f_emp against a large GEMM, and the largest difference between a swept model and
+  the same model trained alone, on this device."""
   steps = 100 if quick else 500
   reps = 2 if quick else 3
   x = bench_data()
@@ -417,8 +435,9 @@ def torch_diffusion_train_call(x: np.ndarray, cfg, steps: int, threads: int | No
 
 def torch_diffusion_differences(steps: int = 5) -> float:
   """Largest |Δparam| (over W, the time MLP and s) between ``torch_diffusion_model`` trained by
-  PyTorch's Adam(weight_decay, foreach=True) and the library's update (``make_optimizer``,
-  ``diffusion_objective`` with per_pixel, ``jax.grad``), in float64 from the same parameters,
+  PyTorch's Adam(weight_decay, foreach=True) and the library's update (``dt.make_optimizer``, the
+  gradient of ``dt.diffusion_loss_given_noise`` with per_pixel: the objective the training engine
+  differentiates, on given σ's and noise), in float64 from the same parameters,
   batches, σ's and noise: the check that the PyTorch baseline does the arithmetic of the JAX loop it
   is timed against. The gate's last layer starts small and random (not zero), so that every term of
   the model is exercised from the first step."""
@@ -440,8 +459,8 @@ def torch_diffusion_differences(steps: int = 5) -> float:
     optimizer = dt.make_optimizer(cfg)
     state = optimizer.init(params)
     for t in range(steps):
-      term = lambda q: diffusion_objective(q, jnp.asarray(xs[t]), jnp.asarray(noise[t]), jnp.asarray(sigmas[t]),
-                                           None, 0.0, True)
+      term = lambda q: dt.diffusion_loss_given_noise(q, jnp.asarray(xs[t]), jnp.asarray(noise[t]),
+                                                     jnp.asarray(sigmas[t]), 0.0, per_pixel=True)
       u, state = optimizer.update(jax.grad(term)(params), state, params)
       params = jax.tree.map(lambda w, v: w - cfg.learning_rate * v, params, u)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, foreach=True)
@@ -507,7 +526,7 @@ def diffusion_bench(quick: bool, with_torch: bool | None = None) -> dict:
   one["matmul_limit_steps_per_s"] = one["matmul_gflops"] * 1e9 / diffusion_step_flops()
   if with_torch:
     # The baseline is PyTorch's faster thread count: with other processes on the cores, its
-    # OpenMP loop on every core can stall at each parallel region (seen here: 2.5 steps/s).
+    # OpenMP loop on every core can stall at each parallel region (to a few steps/s).
     for name in (n for n in times if n.startswith("torch_")):
       one[f"{name}_threads_steps_per_s"] = torch_steps / times[name]
     best = max((n for n in one if n.startswith("torch_")), key=one.get)
@@ -546,8 +565,7 @@ def diffusion_bench(quick: bool, with_torch: bool | None = None) -> dict:
   for n in DIFF_FEMP_SIZES:
     X = jnp.asarray(rng.uniform(-1, 1, size=(n, D)).astype(np.float32))
     program = femp_sampler_program(DIFF_FEMP_M, D, femp_sigmas)
-    mem = program.lower(key, X).compile().memory_analysis()
-    temp = int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else -1
+    temp = xla_temp_bytes(program, key, X)
     out["femp_sampler"]["memory"].append({"n": n, "temp_bytes": temp, "x_bytes": int(X.size * 4)})
     print("f_emp sampler memory:", out["femp_sampler"]["memory"][-1], flush=True)
     if n == max(DIFF_FEMP_SIZES):
@@ -568,6 +586,116 @@ MECHANICS_TOLERANCE = 1e-12  # float64, steps of order 1e-2
 TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
 
 
+# ----------------------------------------------------------------------------------------------
+# The machine: what results files record, and the machine kind that names a table
+# ----------------------------------------------------------------------------------------------
+
+# The vector extensions recorded, by architecture (Linux /proc/cpuinfo names: x86 "flags", Arm
+# "Features"). XLA:CPU and PyTorch pick their kernels by these, so the ratios move with them.
+VECTOR_EXTENSIONS = {
+    "x86": ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+            "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"),
+    "arm": ("asimd", "asimdhp", "sve", "sve2", "bf16", "i8mm"),
+}
+
+
+def cpu_info() -> dict:
+  """The host CPU: model name ("model name" of /proc/cpuinfo, else ``platform.processor()``), core
+  count, architecture and, for each of its architecture's ``VECTOR_EXTENSIONS``, whether the CPU
+  has it (None where the flags cannot be read, as off Linux)."""
+  try:
+    text = Path("/proc/cpuinfo").read_text()
+  except OSError:
+    text = ""
+  name = re.search(r"^(?:model name|Model)\s*:\s*(.+)$", text, flags=re.M)
+  flags = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", text, flags=re.M)
+  present = set(flags.group(1).split()) if flags else set()
+  model = name.group(1).strip() if name else (platform.processor() or "")
+  affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+  machine = platform.machine()
+  checked = VECTOR_EXTENSIONS["arm" if machine.lower() in ("aarch64", "arm64") else "x86"]
+  return {"cpu_model": model or "unknown CPU", "cpu_count": os.cpu_count(), "cpu_affinity": affinity,
+          "machine": machine, "vector_extensions": {f: f in present for f in checked} if flags else None}
+
+
+def short_cpu_name(model: str) -> str:
+  """The CPU model without trademarks, clock and core-count suffixes ("Intel(R) Xeon(R) Platinum
+  8375C CPU @ 2.90GHz" → "Intel Xeon Platinum 8375C")."""
+  name = re.sub(r"\((?:R|TM|tm)\)", "", model)
+  name = re.sub(r"\s+@.*$|\bCPU\b|\b\d+-Core Processor\b|\bProcessor\b", "", name)
+  return re.sub(r"\s+", " ", name).strip() or model
+
+
+def vector_summary(extensions: dict | None, machine: str) -> str:
+  """The widest vector extension family the CPU has, e.g. "AVX2 (no AVX-512)" or "AVX-512, AMX"."""
+  if not extensions:
+    return machine.replace("_", "-") or "unknown architecture"
+  has = lambda *names: all(extensions.get(n) for n in names)
+  if has("avx512f"):
+    return "AVX-512" + (" with BF16" if has("avx512_bf16") else "") + (", AMX" if has("amx_tile") else "")
+  if has("avx2"):
+    return "AVX2 (no AVX-512)"
+  if has("avx"):
+    return "AVX (no AVX2)"
+  if has("sve2") or has("sve"):
+    return "SVE2" if has("sve2") else "SVE"
+  if has("asimd"):
+    return "NEON (no SVE)"
+  return "SSE4.2 (no AVX)" if has("sse4_2") else machine
+
+
+def machine_kind(info: dict) -> str:
+  """The short name of the machine a table comes from, and the key of its table in BENCHMARKS.md:
+  "CPU model, cores, widest vector extension" on CPU, "device kind, device count" on an accelerator."""
+  if info["platform"] != "cpu":
+    n = info["num_devices"]
+    kind = f"{info['device_kind']}, {n} device{'s' if n > 1 else ''}"
+  else:
+    kind = (f"{short_cpu_name(info['cpu_model'])}, {info['cpu_count']} cores, "
+            f"{vector_summary(info['vector_extensions'], info['machine'])}")
+  return re.sub(r"-{2,}", "-", kind).replace(">", "")  # it goes inside an HTML comment
+
+
+def device_info() -> dict:
+  """The machine of this run: JAX's first device (platform, kind, count), versions and the host CPU."""
+  dev = jax.devices()[0]
+  try:
+    import torch
+    torch_version = torch.__version__
+  except ImportError:
+    torch_version = None
+  import jaxlib
+  return {"platform": dev.platform, "device_kind": dev.device_kind, "num_devices": jax.device_count(),
+          "jax": jax.__version__, "jaxlib": jaxlib.__version__, "torch": torch_version,
+          "python": platform.python_version(), **cpu_info()}
+
+
+def run_record(quick: bool) -> dict:
+  """What every results file starts with: the date, the machine and its kind, and --quick."""
+  info = device_info()
+  return {"date": time.strftime("%Y-%m-%d"), "machine_kind": machine_kind(info), "device": info, "quick": quick}
+
+
+def machine_text(results: dict) -> str:
+  """The machine in a table's header: CPU model, cores, vector extensions, JAX (and the device on an
+  accelerator). Results files from before the machine was recorded give what they have."""
+  info = results["device"]
+  if "cpu_model" not in info:
+    return f"{info['device_kind']} ({info['platform']}, {info['cpu_count']} cores, {info['machine']}), JAX {info['jax']}"
+  ext = info.get("vector_extensions")
+  if ext:
+    ext_text = "vector extensions " + (", ".join(f for f, on in ext.items() if on) or "none of those checked")
+    if info["machine"] in ("x86_64", "AMD64") and not ext.get("avx512f"):
+      ext_text += ", no AVX-512"
+  else:
+    ext_text = "vector extensions not readable"
+  cpu = f"{info['cpu_model']} ({info['cpu_count']} cores, which other processes may share; {ext_text})"
+  device = cpu if info["platform"] == "cpu" else (
+      f"{info['num_devices']} × {info['device_kind']} ({info['platform']}) with a host {cpu}")
+  versions = f"JAX {info['jax']}, jaxlib {info['jaxlib']}" + (f", PyTorch {info['torch']}" if info.get("torch") else "")
+  return f"{device}, {versions}"
+
+
 def table_row(name, value, base_name, base, target=None, unit="") -> str:
   """One row of a results table: value, baseline, their ratio and (if given) the target ratio."""
   ratio = value / base
@@ -576,21 +704,47 @@ def table_row(name, value, base_name, base, target=None, unit="") -> str:
           f"{'' if target is None else f'≥ {target:g}'} | {met} |")
 
 
-def write_block(path: Path, marker: str, body: str, heading: str) -> None:
-  """Replaces the text between ``<!-- marker -->`` and ``<!-- /marker -->`` in path (appends the
-  block under ``heading`` when the markers are missing)."""
+# The sections of BENCHMARKS.md that hold one table per machine kind: marker → heading.
+SECTIONS = {"table": "## Training, sweeps and f_emp",
+            "diffusion": "## The diffusion model",
+            "accelerator table": "## On an accelerator"}
+PLACEHOLDER_KIND = "none"  # a section's stand-in block until its first table, removed by the first
+
+
+def write_machine_block(path: Path, section: str, kind: str, body: str) -> None:
+  """Puts ``body`` between ``<!-- section: kind -->`` and ``<!-- /section: kind -->`` in path,
+  leaving the blocks of other machine kinds in place: this kind's block is replaced where it exists;
+  else the body takes the section's placeholder block (kind "none"), or follows the section's last
+  block, or ends the section (its heading from ``SECTIONS``, appended to the file if missing)."""
   text = path.read_text() if path.exists() else "# Benchmarks\n"
-  block = f"<!-- {marker} -->\n{body}\n<!-- /{marker} -->"
-  if f"<!-- {marker} -->" in text:
-    text = re.sub(f"<!-- {marker} -->.*?<!-- /{marker} -->", lambda _: block, text, flags=re.S)
+  tag = re.escape(section)
+  block_re = lambda k: re.compile(rf"<!-- {tag}: {re.escape(k)} -->\n.*?<!-- /{tag}: {re.escape(k)} -->", re.S)
+  block = f"<!-- {section}: {kind} -->\n{body}\n<!-- /{section}: {kind} -->"
+  for k in (kind, PLACEHOLDER_KIND):
+    found = list(block_re(k).finditer(text))
+    if found:  # the first one takes the block; any duplicates go
+      for m in reversed(found[1:]):
+        text = text[:m.start()].rstrip("\n") + "\n\n" + text[m.end():].lstrip("\n")
+      text = text[:found[0].start()] + block + text[found[0].end():]
+      path.write_text(text)
+      return
+  ends = [m.end() for m in re.finditer(rf"<!-- /{tag}: .*? -->", text)]
+  heading = re.search(rf"^{re.escape(SECTIONS[section])}$", text, flags=re.M)
+  if ends:  # after the section's last table
+    at = ends[-1]
+  elif heading:  # at the end of the section: before the next "## " heading, or the end of the file
+    following = re.search(r"^## ", text[heading.end():], flags=re.M)
+    at = len(text[:heading.end() + following.start() if following else len(text)].rstrip("\n"))
   else:
-    text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
-  path.write_text(text)
+    text = text.rstrip("\n") + f"\n\n{SECTIONS[section]}"
+    at = len(text)
+  rest = text[at:]
+  path.write_text(text[:at] + f"\n\n{block}" + ("\n" if not rest.strip() else "") + rest)
 
 
 def write_accelerator_markdown(results: dict, path: Path) -> None:
-  """The accelerator table of BENCHMARKS.md (between ``<!-- accelerator table -->`` markers)."""
-  r, info = results["accelerator"], results["device"]
+  """This machine's table in the accelerator section of BENCHMARKS.md."""
+  r = results["accelerator"]
   lines = list(TABLE_HEAD)
 
   def row(*args, **kwargs):
@@ -609,39 +763,30 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
         0.9 if f["n"] >= 60000 else None)
   lines.append(f"| swept vs trained alone, max abs difference of W | {r['sweep_vs_alone_max_abs_diff']:.2g} | "
                f"max abs W {r['weights_max_abs']:.3g} | | | |")
-  header = (f"Measured {results['date']} on {info['device_kind']} ({info['platform']}, {info['num_devices']} "
-            f"device(s)), JAX {info['jax']}; {r['steps']} steps a model, median of {r['reps']}; matmul rate "
-            f"{r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST precision); d = {D}, "
-            f"p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no sampler is "
-            f"named.")
-  write_block(path, "accelerator table", f"{header}\n\n" + "\n".join(lines), "## On an accelerator")
-
-
-def cpu_description() -> str:
-  """The CPU's model name and whether it has AVX-512 (Linux's /proc/cpuinfo; "" elsewhere)."""
-  try:
-    text = Path("/proc/cpuinfo").read_text()
-  except OSError:
-    return ""
-  name = re.search(r"^model name\s*:\s*(.+)$", text, flags=re.M)
-  flags = re.search(r"^flags\s*:\s*(.+)$", text, flags=re.M)
-  avx512 = flags is not None and "avx512f" in flags.group(1).split()
-  return f"{name.group(1).strip() if name else 'unknown CPU'}, {'with' if avx512 else 'no'} AVX-512"
+  smoke = (" No accelerator was found: a smoke run on the CPU." if results["device"]["platform"] == "cpu" else "")
+  size = " A `--quick` run: fewer steps and rounds." if results.get("quick") else ""
+  header = (f"Measured {results['date']} on {machine_text(results)}; {r['steps']} steps a model, median of "
+            f"{r['reps']}; matmul rate {r['matmul_gflops']:.0f} GFLOP/s ({r['gemm_size']}² float32 GEMM, HIGHEST "
+            f"precision); d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) "
+            f"where no sampler is named.{smoke}{size}")
+  write_machine_block(path, "accelerator table", results["machine_kind"],
+                      f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
 
 def write_diffusion_markdown(results: dict, path: Path) -> None:
-  """The diffusion table of BENCHMARKS.md (between ``<!-- diffusion -->`` markers)."""
-  r, info = results["diffusion"], results["device"]
+  """This machine's table in the diffusion section of BENCHMARKS.md."""
+  r = results["diffusion"]
   lines = list(TABLE_HEAD)
 
   def row(*args, **kwargs):
     lines.append(table_row(*args, **kwargs))
 
   one = r["one_model"]
+  cores = results["device"]["cpu_count"]
   if "torch_steps_per_s" in one:
     threads = one.get("torch_threads")
     label = "PyTorch (authors'-style loop" + (f", {threads} thread{'s' if threads > 1 else ''}: the faster "
-                                            f"of 1 and {info['cpu_count']}" if threads else "") + "), same rounds"
+                                            f"of 1 and {cores}" if threads else "") + "), same rounds"
     row("diffusion, one model, steps/s", one["jax_steps_per_s"], label, one["torch_steps_per_s"], 2.0)
   if "matmul_limit_steps_per_s" in one:
     row("diffusion, one model, steps/s", one["jax_steps_per_s"], "matmul-bound limit, same rounds",
@@ -650,8 +795,8 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
       row("PyTorch (authors'-style loop), steps/s", one["torch_steps_per_s"], "matmul-bound limit, same rounds",
           one["matmul_limit_steps_per_s"])
   for k, v in r["sweeps"].items():
-    row(f"diffusion sweep K={k} (train_sweep, {r.get('sweep_vectorize', 'default')}), model-steps/s", v["sweep"], "dt.train one after the other",
-        v["sequential"], 1.0)
+    row(f"diffusion sweep K={k} (train_sweep, {r.get('sweep_vectorize', 'default')}), model-steps/s", v["sweep"],
+        "dt.train one after the other", v["sequential"], 1.0)
   s = r["network_sampler"]
   row(f"network sampler m={r['sampler_m']} (ancestral, default), steps/s", s["ancestral_steps_per_s"],
       "matmul-bound limit, same rounds", s["matmul_limit_steps_per_s"], 0.5)
@@ -669,19 +814,16 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
   rounds = [f"{v} for K = {k}" for k, v in r.get("sweep_reps", {}).items() if v != r["reps"]]
   rounds = ", ".join(rounds + [f"{r.get('sampler_reps', r['reps'])} for the samplers"])
   size = "A `--quick` run: fewer steps, rounds and sweeps. " if results.get("quick") else ""
-  header = (f"Measured {results['date']} on {info['device_kind']} ({cpu_description() or info['machine']}; "
-            f"{info['cpu_count']} cores, which other processes may share), JAX {info['jax']}"
-            f"{', PyTorch ' + r['torch_version'] if r.get('torch_version') else ''}; these rows took "
-            f"{r['seconds']:.0f} s of `{'make bench' if 'one_model' in results else 'bench.py --diffusion'}"
+  header = (f"Measured {results['date']} on {machine_text(results)}; these rows took {r['seconds']:.0f} s of "
+            f"`{'make bench' if 'one_model' in results else 'bench.py --diffusion'}"
             f"{' --quick' if results.get('quick') else ''}`. GEMM rate (2048² float32) "
             f"{r['matmul_gflops_start']:.0f} GFLOP/s at the start of the run and {r['matmul_gflops_end']:.0f} at "
             f"its end; each ratio uses the GEMM timed in its own rounds. {size}Sizes: d = {r['d']}, p = {r['p']}, "
             f"H = {r['time_hidden']}, batch {r['batch']}, the `diffusion_generalizing_cpu` recipe at a constant "
             f"learning rate; one model {r['steps']} steps (PyTorch {r.get('torch_steps', r['steps'])}), sweeps "
             f"{r['sweep_steps']} steps a model, median of {r['reps']} interleaved rounds ({rounds}); samplers "
-            f"on the grid "
-            f"geometric_sigmas{tuple(r['grid'])} ({r['network_sampler']['steps']} steps), the f_emp sampler "
-            f"timed on geometric_sigmas({r['grid'][0]}, {r['grid'][1]}, {r['femp_levels']}) "
+            f"on the grid geometric_sigmas{tuple(r['grid'])} ({r['network_sampler']['steps']} steps), the f_emp "
+            f"sampler timed on geometric_sigmas({r['grid'][0]}, {r['grid'][1]}, {r['femp_levels']}) "
             f"({r['femp_sampler']['steps']} steps; a step costs the same at every σ), random data.")
   if "torch_max_abs_diff" in r:
     worst = r["torch_max_abs_diff"]
@@ -694,21 +836,16 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
   if per_thread:
     header += (" PyTorch's loop ran at " + " and ".join(f"{v:.4g} steps/s on {t} thread{'s' if t > 1 else ''}"
                                                         for t, v in per_thread) + " (same rounds).")
-  write_block(path, "diffusion", f"{header}\n\n" + "\n".join(lines), "## The diffusion model")
+  write_machine_block(path, "diffusion", results["machine_kind"],
+                      f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
 
 def fit_exponent(xs, ts) -> float:
   return float(np.polyfit(np.log(xs), np.log(ts), 1)[0])
 
 
-def device_info() -> dict:
-  dev = jax.devices()[0]
-  return {"platform": dev.platform, "device_kind": dev.device_kind, "num_devices": jax.device_count(),
-          "cpu_count": os.cpu_count(), "machine": platform.machine(), "jax": jax.__version__,
-          "python": platform.python_version()}
-
-
 def write_markdown(results: dict, path: Path) -> None:
+  """This machine's table in the training, sweeps and f_emp section of BENCHMARKS.md."""
   r = results
   one, sw, fe = r["one_model"], r["sweeps"], r["femp"]
   lines = list(TABLE_HEAD)
@@ -735,13 +872,12 @@ def write_markdown(results: dict, path: Path) -> None:
         1 / one["noise_ns_jax_normal"], 1.0)
 
   def torch_rows(name, v):
-    """The sweep against the PyTorch loop timed in the same rounds (older results: the one-model run)."""
-    torch_rate = v.get("torch", one.get("torch_steps_per_s"))
-    if torch_rate:
-      label = "PyTorch one after the other" + (", same rounds" if "torch" in v else "")
-      row(name, v["sweep_map"], label, torch_rate, 2.0)
+    """The sweep against the PyTorch loop timed in the same rounds (where torch is installed)."""
+    if "torch" in v:
+      label = "PyTorch one after the other, same rounds"
+      row(name, v["sweep_map"], label, v["torch"], 2.0)
       if "sweep_map_threefry_pairs" in v:
-        row(name.replace("(map", "(map, threefry_pairs"), v["sweep_map_threefry_pairs"], label, torch_rate, 2.0)
+        row(name.replace("(map", "(map, threefry_pairs"), v["sweep_map_threefry_pairs"], label, v["torch"], 2.0)
 
   for k, v in sw.items():
     row(f"sweep K={k} (map), model-steps/s", v["sweep_map"], "one after the other", v["sequential"], 1.0)
@@ -753,7 +889,7 @@ def write_markdown(results: dict, path: Path) -> None:
     row(name, v["sweep_map"], "one after the other, 1 device", sw[k]["sequential"], 1.0)
     torch_rows(name, v)
   for f in fe:
-    row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate, same rounds", f.get("matmul_gflops", r["matmul_gflops"]),
+    row(f"f_emp n={f['n']}, GFLOP/s", f["gflops"], "matmul rate, same rounds", f["matmul_gflops"],
         0.9 if f["n"] >= 60000 else None)
     if "torch_seconds" in f:
       row(f"f_emp n={f['n']}, 1/s", 1 / f["seconds"], "torch.cdist+softmax", 1 / f["torch_seconds"], 1.5)
@@ -764,12 +900,16 @@ def write_markdown(results: dict, path: Path) -> None:
   lines.append(f"| f_emp time vs n, fitted exponent | {r['scaling']['femp_exponent']:.2f} | linear | | ≈ 1 | |")
   lines.append(f"| sweep time vs K, fitted exponent | {r['scaling']['sweep_exponent']:.2f} | linear | | ≈ 1 | |")
   table = "\n".join(lines)
-  info = r["device"]
-  header = (f"Measured {r['date']} on {info['device_kind']} ({info['platform']}, {info['cpu_count']} cores, "
-            f"{info['machine']}), JAX {info['jax']}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s (fastest of "
+  header = (f"Measured {r['date']} on {machine_text(r)}; matmul rate {r['matmul_gflops']:.1f} GFLOP/s (fastest of "
             f"{', '.join(f'{g:.0f}' for g in r.get('matmul_gflops_samples', [r['matmul_gflops']]))}); "
             f"d = {D}, p = {P}, batch {B}, σ = {SIGMA}, Adam; noise {DEFAULT_SAMPLER} (the default) where no "
             f"sampler is named.")
+  if r.get("quick"):
+    header += " A `--quick` run: fewer steps, rounds and f_emp sizes."
+  if "posterior_temp_bytes" in fe[0]:
+    header += (f" XLA temporary memory: of `dt.empirical_denoiser`, the call timed, at its default chunk of "
+               f"{fe[0]['chunk']} rows (`dt.empirical_posterior` with log-normaliser and entropy: "
+               f"{fe[0]['posterior_temp_bytes'] / 2**20:.1f} MiB at n = {fe[0]['n']}).")
   diffs = one.get("torch_mechanics_max_abs_diff")
   if isinstance(diffs, dict):
     worst = max(diffs.values())
@@ -777,7 +917,20 @@ def write_markdown(results: dict, path: Path) -> None:
                f"DO NOT do the JAX loops' arithmetic (tolerance {MECHANICS_TOLERANCE:.0e})")
     header += (f" The PyTorch loops {verdict}: from the same W, batches and noise, 5 steps in float64 (Adam and "
                f"RMSprop, per side and joint) agree to max |ΔW| = {worst:.1e}.")
-  write_block(path, "table", f"{header}\n\n{table}", "## Results")
+  write_machine_block(path, "table", r["machine_kind"], f"### {r['machine_kind']}\n\n{header}\n\n{table}")
+
+
+def render(results_path: Path, markdown: Path) -> None:
+  """Rewrites, in ``markdown``, the tables a results file holds (for its machine kind), measuring nothing."""
+  results = dt.load_json(results_path)
+  if not results.get("machine_kind"):
+    raise SystemExit(f"{results_path} records no machine_kind: add one (the name of its table) first")
+  if "one_model" in results:
+    write_markdown(results, markdown)
+  if "diffusion" in results:
+    write_diffusion_markdown(results, markdown)
+  if "accelerator" in results:
+    write_accelerator_markdown(results, markdown)
 
 
 def main():
@@ -785,14 +938,16 @@ def main():
   parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions (a smoke run)")
   parser.add_argument("--out", help="results file (default benchmarks/results.json, or "
                                     "benchmarks/results-accelerator.json with --accelerator)")
-  parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"))
+  parser.add_argument("--markdown", default=str(HERE.parent / "BENCHMARKS.md"),
+                      help="the file whose table for this machine kind is rewritten (default BENCHMARKS.md)")
   parser.add_argument("--accelerator", action="store_true",
                       help="only the GPU/TPU rows (sized for minutes); writes --out (default "
-                           "benchmarks/results-accelerator.json) and the accelerator table of --markdown")
+                           "benchmarks/results-accelerator.json) and this device's accelerator table of --markdown")
   parser.add_argument("--diffusion", action="store_true",
-                      help="only the diffusion model's rows (2.5 min on a quiet 2-core host, 7 when shared); "
-                           "writes --out (default benchmarks/results-diffusion.json) and the diffusion table of "
-                           "--markdown")
+                      help="only the diffusion model's rows (a few minutes on a 2-core CPU); writes --out (default "
+                           "benchmarks/results-diffusion.json) and this machine's diffusion table of --markdown")
+  parser.add_argument("--render", metavar="RESULTS_JSON",
+                      help="measure nothing: rewrite the tables of --markdown that this results file holds")
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
   parser.add_argument("--sweep-reps", type=int, default=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -800,11 +955,16 @@ def main():
     rates = sweep_rates(bench_data(), training_config(SWEEP_STEPS), args.sweep_only, args.sweep_reps)
     print(json.dumps({**rates, "num_devices": jax.device_count()}))
     return
+  if args.render:
+    render(Path(args.render), Path(args.markdown))
+    print("wrote", args.markdown)
+    return
+  results = run_record(args.quick)
+  print("machine:", results["machine_kind"], flush=True)
   if args.diffusion:
     out = Path(args.out or HERE / "results-diffusion.json")
-    results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick,
-               "diffusion": diffusion_bench(args.quick)}
-    save_json(out, results)
+    results["diffusion"] = diffusion_bench(args.quick)
+    dt.save_json(out, results)
     write_diffusion_markdown(results, Path(args.markdown))
     print("wrote", out, "and", args.markdown)
     return
@@ -812,9 +972,8 @@ def main():
     if jax.default_backend() == "cpu":
       print("warning: no accelerator found; the accelerator rows run on the CPU (a smoke run)", flush=True)
     out = Path(args.out or HERE / "results-accelerator.json")
-    results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick,
-               "accelerator": accelerator_bench(args.quick)}
-    save_json(out, results)
+    results["accelerator"] = accelerator_bench(args.quick)
+    dt.save_json(out, results)
     write_accelerator_markdown(results, Path(args.markdown))
     print("wrote", out, "and", args.markdown)
     return
@@ -822,20 +981,19 @@ def main():
   steps = 200 if args.quick else 1000
   with_torch = torch_available()
   x = bench_data()
-  results = {"date": time.strftime("%Y-%m-%d"), "device": device_info(), "quick": args.quick}
 
-  # The machine's rate drifts during a run (shared hosts): sampled at the start and again before
-  # the f_emp timings; the limit is the fastest sample (the conservative choice for our ratios).
+  # A shared host's matmul rate drifts during a run: sampled at the start and again before the
+  # f_emp timings; the limit is the fastest sample (the conservative choice for our ratios).
   rate_samples = [matmul_rate(reps)]
   print(f"matmul rate {rate_samples[0]:.1f} GFLOP/s", flush=True)
 
   cfg = training_config(steps)
-  one = jax_train_rates(x, cfg, NOISE_SAMPLERS, reps, with_torch)
+  one = jax_train_rates(x, cfg, dt.NOISE_SAMPLERS, reps, with_torch)
   one["tied_gradient"] = cfg.tied_gradient
   if with_torch:
     one["torch_mechanics_max_abs_diff"] = torch_mechanics_differences()
     print("PyTorch against the library's updates, max |ΔW|:", one["torch_mechanics_max_abs_diff"], flush=True)
-  for sampler in NOISE_SAMPLERS:
+  for sampler in dt.NOISE_SAMPLERS:
     one[f"noise_ns_{sampler}"] = noise_ns_per_normal(sampler, reps)
   one["noise_fraction_of_step"] = (one[f"noise_ns_{DEFAULT_SAMPLER}"] * 1e-9 * B * D
                                    * one[f"jax_steps_per_s_{DEFAULT_SAMPLER}"])
@@ -872,7 +1030,7 @@ def main():
   }
   results["diffusion"] = diffusion_bench(args.quick, with_torch)  # the rows of --diffusion, in this run
   out = Path(args.out or HERE / "results.json")
-  save_json(out, results)
+  dt.save_json(out, results)
   write_markdown(results, Path(args.markdown))
   write_diffusion_markdown(results, Path(args.markdown))
   print("wrote", out, "and", args.markdown)

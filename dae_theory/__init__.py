@@ -10,8 +10,10 @@ from dae_theory._src.analysis import (
     ColumnMatch,
     ColumnReport,
     GatingGeometry,
+    JacobianSpectrum,
     active_units,
     apply_batch,
+    apply_mode_maps,
     auroc,
     column_report,
     gating_geometry,
@@ -20,10 +22,12 @@ from dae_theory._src.analysis import (
     jacobian_spectrum,
     l4_l2_ratio,
     match_columns,
+    mean_squared_distance,
     normalized_std,
     one_hot_fraction,
     participation_ratio,
     peak_energy_fraction,
+    per_mode_relative_error,
     representation_std,
     representations,
     tpr_at_fpr,
@@ -35,6 +39,7 @@ from dae_theory._src.data import (
     duplicate_samples,
     equiangular_directions,
     greedy_obtuse_subset,
+    interleave_by_label,
     gaussian_mixture,
     obtuse_point_set,
     sample_mixture,
@@ -64,7 +69,9 @@ from dae_theory._src.detection import (
     DETECTORS,
     HIGHER_MEANS_MEMORIZED,
     DetectionMetrics,
+    DenoiserScores,
     DetectionScores,
+    RocCurve,
     code_scores,
     denoiser_scores,
     detection_codes,
@@ -84,7 +91,7 @@ from dae_theory._src.steering import (
     steering_hook,
     steering_window,
 )
-from dae_theory._src.empirical import EmpiricalPosterior, empirical_denoiser, empirical_posterior
+from dae_theory._src.empirical import EmpiricalPosterior, default_chunk_size, empirical_denoiser, empirical_posterior
 from dae_theory._src.loss import (
     dae_loss,
     dae_loss_given_noise,
@@ -132,14 +139,15 @@ from dae_theory._src.regimes import (
     predicted_regime,
 )
 from dae_theory._src.store import DamagedChunkWarning, ResultsWriteError
-from dae_theory._src.results_io import load_json, load_npz, run_parts, save_json, save_npz
+from dae_theory._src.results_io import SIZES, experiment_parser, load_json, load_npz, run_parts, save_json, save_npz
 from dae_theory._src.sampling import METHODS as SAMPLER_METHODS
 from dae_theory._src.sampling import Trajectory, geometric_sigmas, sample, sample_trajectory
 from dae_theory._src.sweep import SweepResult, default_mesh, train_sweep
-from dae_theory._src.grid import make_grid
+from dae_theory._src.grid import Grid, make_grid
 from dae_theory._src.theory import (
     COACTIVE_LIMIT,
     WEIGHTED_COACTIVE_LIMIT,
+    ClosedFormWeights,
     ClusterSolution,
     MemorizationAssumptions,
     allocate_width,
@@ -158,7 +166,7 @@ from dae_theory._src.theory import (
     mixture_linear_maps,
     shrunk_linear_map,
 )
-from dae_theory._src.config import PRESETS, TrainConfig, preset
+from dae_theory._src.config import NOISE_SAMPLERS, PRESETS, TrainConfig, preset
 from dae_theory._src.diffusion import (
     DiffusionParams,
     diffusion_apply,
@@ -175,6 +183,7 @@ from dae_theory._src.engine import (
     Trainer,
     TrainResult,
     TrainState,
+    compiler_options,
     make_optimizer,
     make_trainer,
     model_spec,
@@ -183,44 +192,43 @@ from dae_theory._src.engine import (
 )
 from dae_theory._src.models import RELU_DAE, RELU_DIFFUSION, Model, get_model
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
-    "DAEParams", "init_params", "dae_apply", "representation",
-    "dae_loss", "dae_loss_given_noise", "denoising_error", "weight_penalty",
-    "lam_from_torch_weight_decay", "torch_convention_loss",
-    "empirical_denoiser", "empirical_posterior", "EmpiricalPosterior",
-    "GaussianMixture", "MixturePosterior", "gmm_denoiser", "gmm_posterior", "wiener_denoiser",
-    "equiangular_directions", "obtuse_point_set", "greedy_obtuse_subset", "gaussian_mixture", "sample_mixture",
+    "DAEParams", "init_params", "dae_apply", "representation", "dae_loss", "dae_loss_given_noise",
+    "denoising_error", "weight_penalty", "lam_from_torch_weight_decay", "torch_convention_loss",
+    "empirical_denoiser", "empirical_posterior", "EmpiricalPosterior", "default_chunk_size", "GaussianMixture",
+    "MixturePosterior", "gmm_denoiser", "gmm_posterior", "wiener_denoiser", "equiangular_directions",
+    "obtuse_point_set", "greedy_obtuse_subset", "interleave_by_label", "gaussian_mixture", "sample_mixture",
     "LabelledSamples", "duplicate_samples", "DuplicatedSamples", "separability", "Separability",
     "load_fashion_mnist", "load_digits", "fashion_mnist_available", "ImageData", "FASHION_MNIST_CLASSES",
-    "TrainConfig", "TrainResult", "PRESETS", "preset", "make_optimizer", "train", "train_model",
-    "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec",
-    "Model", "RELU_DAE", "RELU_DIFFUSION", "get_model",
-    "save_json", "load_json", "save_npz", "load_npz", "run_parts", "DamagedChunkWarning", "ResultsWriteError",
-    "population_loss", "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss",
-    "PopulationMinimum", "closed_form_gap", "ClosedFormGap", "coactivation_probabilities", "COACTIVE_LIMIT",
-    "WEIGHTED_COACTIVE_LIMIT", "EIGEN_GAP_LIMIT", "bivariate_normal_cdf", "relu_mean", "relu_second_moment", "relu_cross_moment",
-    "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
+    "TrainConfig", "TrainResult", "PRESETS", "NOISE_SAMPLERS", "preset", "make_optimizer", "compiler_options",
+    "train", "train_model", "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec", "Model",
+    "RELU_DAE", "RELU_DIFFUSION", "get_model", "save_json", "load_json", "save_npz", "load_npz", "run_parts",
+    "SIZES", "experiment_parser", "DamagedChunkWarning", "ResultsWriteError", "population_loss",
+    "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss", "PopulationMinimum",
+    "closed_form_gap", "ClosedFormGap", "coactivation_probabilities", "COACTIVE_LIMIT",
+    "WEIGHTED_COACTIVE_LIMIT", "EIGEN_GAP_LIMIT", "bivariate_normal_cdf", "relu_mean", "relu_second_moment",
+    "relu_cross_moment", "sample", "sample_trajectory", "Trajectory", "geometric_sigmas", "SAMPLER_METHODS",
     "evaluate_samples", "SampleEvaluation", "memorized_fraction", "FractionEstimate", "mixture_log_likelihood",
-    "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement",
-    "detection_scores", "DetectionScores", "detection_codes", "code_scores", "denoiser_scores", "detection_noise",
-    "jacobian_ranks", "diffusion_jacobian_spectrum", "jacobian_spectrum_of", "effective_rank",
-    "detection_metrics", "DetectionMetrics", "roc_curve", "DETECTORS", "CODE_SCORES", "HIGHER_MEANS_MEMORIZED",
-    "DEFAULT_SIGMA_DET",
-    "concept_direction", "steering_window", "SteeringWindow", "steering_hook", "steered_denoiser",
-    "DiffusionParams", "init_diffusion_params", "diffusion_apply", "diffusion_code", "diffusion_representation",
-    "diffusion_denoiser", "diffusion_loss_given_noise", "log_uniform_sigmas", "time_gate",
-    "train_sweep", "SweepResult", "make_grid", "default_mesh",
+    "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement", "detection_scores",
+    "DetectionScores", "DenoiserScores", "RocCurve", "detection_codes", "code_scores", "denoiser_scores",
+    "detection_noise", "jacobian_ranks", "diffusion_jacobian_spectrum", "jacobian_spectrum_of",
+    "effective_rank", "detection_metrics", "DetectionMetrics", "roc_curve", "DETECTORS", "CODE_SCORES",
+    "HIGHER_MEANS_MEMORIZED", "DEFAULT_SIGMA_DET", "concept_direction", "steering_window", "SteeringWindow",
+    "steering_hook", "steered_denoiser", "DiffusionParams", "init_diffusion_params", "diffusion_apply",
+    "diffusion_code", "diffusion_representation", "diffusion_denoiser", "diffusion_loss_given_noise",
+    "log_uniform_sigmas", "time_gate", "train_sweep", "SweepResult", "Grid", "make_grid", "default_mesh",
     "memorization_assumptions", "MemorizationAssumptions", "memorization_scales", "memorization_weights",
     "memorization_loss", "memorization_loss_limit", "allocate_width", "cluster_solution", "ClusterSolution",
-    "generalization_weights", "shrunk_linear_map", "cluster_linear_maps", "mixture_linear_maps",
-    "block_linear_loss", "cor33_bound_as_printed", "hybrid_weights",
+    "ClosedFormWeights", "generalization_weights", "shrunk_linear_map", "cluster_linear_maps",
+    "mixture_linear_maps", "block_linear_loss", "cor33_bound_as_printed", "hybrid_weights",
     "representation_std", "normalized_std", "peak_energy_fraction", "l4_l2_ratio", "active_units",
     "participation_ratio", "SPIKINESS_SCORES", "auroc", "tpr_at_fpr", "column_report", "ColumnReport",
     "match_columns", "ColumnMatch", "gram_error", "one_hot_fraction", "representations", "apply_batch",
-    "jacobian_spectrum", "gating_overlap", "gating_geometry", "GatingGeometry",
-    "nearest_neighbour_ratio", "blend_residual", "memorization_report", "MemorizationReport", "classify_regime",
-    "function_distances", "FunctionDistances", "predicted_regime", "RegimePrediction", "correspondence",
-    "Correspondence", "REGIMES", "BOUNDARY",
+    "apply_mode_maps", "mean_squared_distance", "per_mode_relative_error", "jacobian_spectrum",
+    "JacobianSpectrum", "gating_overlap", "gating_geometry", "GatingGeometry", "nearest_neighbour_ratio",
+    "blend_residual", "memorization_report", "MemorizationReport", "classify_regime", "function_distances",
+    "FunctionDistances", "predicted_regime", "RegimePrediction", "correspondence", "Correspondence", "REGIMES",
+    "BOUNDARY",
 ]

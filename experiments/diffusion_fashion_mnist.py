@@ -1,19 +1,24 @@
 """Sampling with a memorising and a generalising ReLU diffusion model on Fashion-MNIST (paper Fig 2).
 
-Run: .venv/bin/python experiments/diffusion_fashion_mnist.py --out results/diffusion_fashion_mnist
-About 6 min on a 2-core CPU. Writes ``<model>.npz`` per model (weights, every parameter leaf as ``model_param_<i>``, samples, trajectories,
-per-sample labels and codes) and ``summary.json``; a rerun skips finished parts.
+Run: .venv/bin/python experiments/diffusion_fashion_mnist.py --out results/diffusion_fashion_mnist \
+       [--size fast|default|full]
+Sizes (``SETTINGS``): default, the figures and docs/diffusion.md, about 6 min on a 2-core CPU; fast,
+every file from 1,000 (memorisers) and 100 (generalisers, 1,000 images) training steps and 100
+samples per model (numbers meaningless), about 25 s on an idle 2-core CPU, most of it compilation;
+full, the authors' recipes and step counts on all 60,000 images, for accelerator hosts. Writes
+``<model>.npz`` per model (weights, every parameter leaf as ``model_param_<i>``, samples,
+trajectories, per-sample labels and codes) and ``summary.json``; a rerun skips finished parts.
 
 Models: the multi-noise ReLU diffusion model (tied W, p = 256, time gate on log σ, skip; σ
-log-uniform on [0.02, 2]; pixel-mean MSE) in the authors' two recipes, CPU-sized: memorising, 5
-images, full batch, RMSprop 1e-3 with coupled decay 1e-2; generalising, 10,000 images, batch 256,
-Adam 1e-3 with decay 5e-4 and a cosine schedule to 0 (the authors' 200k steps at 5e-5 do not fit
-here). Data in [−1, 1], not centred, as the authors'.
+log-uniform on [0.02, 2]; pixel-mean MSE) in the authors' two recipes, CPU-sized at default:
+memorising, 5 images, full batch, RMSprop 1e-3 with coupled decay 1e-2; generalising, 10,000 images,
+batch 256, Adam 1e-3 with decay 5e-4 and a cosine schedule to 0 (the authors' 200k steps at 5e-5,
+the full size, do not fit here). Data in [−1, 1], not centred, as the authors'.
 
 Sampling: the authors' VE ancestral sampler (60 geometric levels 2 → 0.02, then 0; no clamping,
 which changes nothing measurable here) and the deterministic Euler (DDIM) sampler, 1,000 samples
-per model from the same starting noise. Each sample is labelled memorised when d₁/d₂ < 1/3 to the
-distinct training images, in ℓ2 and on unit-norm images (the samples are faint; see
+per model at default, from the same starting noise. Each sample is labelled memorised when
+d₁/d₂ < 1/3 to the distinct training images, in ℓ2 and on unit-norm images (the samples are faint; see
 docs/diffusion.md), in the model's frame. A third model stores 5 pairwise-obtuse images of the
 centred data, the setting of Cor 3.2 (raw Fashion-MNIST images are pairwise acute). Two more
 generalisers ask why the samples are faint: one trained on centred data, one with σ_max = 20; and
@@ -22,7 +27,7 @@ of N(0, σ_max² I). The hidden code of each sample is read at σ_det = 0.1 (one
 ungated as the authors plot it.
 """
 
-import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -32,37 +37,70 @@ import numpy as np
 
 import dae_theory as dt
 
-DATA = dict(num_train=10_000, seed=0)
-MODELS = {
-    "memorizing": dict(preset="diffusion_memorizing_cpu", num_samples=5, steps=10_000, frame="raw"),
-    # Cor 3.2's setting: 5 pairwise-obtuse images of the centred data (raw images are pairwise acute).
-    "memorizing_obtuse": dict(preset="diffusion_memorizing_cpu", num_samples=5, steps=10_000, frame="centred_obtuse"),
-    "generalizing": dict(preset="diffusion_generalizing_cpu", num_samples=10_000, steps=10_000, frame="raw"),
-    # Why the samples are faint: the same generaliser on centred data, and with σ_max = 20.
-    "generalizing_centred": dict(preset="diffusion_generalizing_cpu", num_samples=10_000, steps=10_000,
-                                 frame="centred"),
-    "generalizing_sigma_max_20": dict(preset="diffusion_generalizing_cpu", num_samples=10_000, steps=10_000,
-                                      frame="raw", sigma_max=20.0),
-}
+
+def _models(memorizing: dict, generalizing: dict) -> dict:
+  """The five models from a memorising and a generalising recipe (preset, num_samples, steps and,
+  where a size needs them, ``train``: further TrainConfig overrides)."""
+  return {
+      "memorizing": dict(memorizing, frame="raw"),
+      # Cor 3.2's setting: 5 pairwise-obtuse images of the centred data (raw images are pairwise acute).
+      "memorizing_obtuse": dict(memorizing, frame="centred_obtuse"),
+      "generalizing": dict(generalizing, frame="raw"),
+      # Why the samples are faint: the same generaliser on centred data, and with σ_max = 20.
+      "generalizing_centred": dict(generalizing, frame="centred"),
+      "generalizing_sigma_max_20": dict(generalizing, frame="raw", sigma_max=20.0),
+  }
+
+
 SAMPLING = dict(num=1_000, sigma_max=2.0, sigma_min=0.02, levels=60, snapshot_sigmas=(2.0, 0.62, 0.19, 0.06),
                 num_shown=8, sigma_det=0.1, key=1)
+SETTINGS = {
+    "default": dict(
+        data=dict(num_train=10_000, seed=0),
+        models=_models(dict(preset="diffusion_memorizing_cpu", num_samples=5, steps=10_000),
+                       dict(preset="diffusion_generalizing_cpu", num_samples=10_000, steps=10_000)),
+        sampling=SAMPLING),
+    # Every file, in seconds: few steps, 100 samples, the generalisers on the first 1,000 images
+    # (experiments/memorization_detection.py reuses this generaliser at its fast size).
+    "fast": dict(
+        data=dict(num_train=1_000, seed=0),
+        models=_models(dict(preset="diffusion_memorizing_cpu", num_samples=5, steps=1_000),
+                       dict(preset="diffusion_generalizing_cpu", num_samples=1_000, steps=100,
+                            train=dict(decay_steps=100, log_every=50))),
+        sampling=dict(SAMPLING, num=100)),
+    # The authors' recipes and step counts (presets diffusion_memorizing and diffusion_generalizing,
+    # from their ReLU diffusion notebook, paper Fig 2: 100k RMSprop steps on 5 images; 200k Adam
+    # steps at 5e-5, batch 256, no schedule) on all 60,000 training images (theirs: 100,000 CelebA
+    # images). The paper states no number of samples: 10,000 per model here (10× default).
+    "full": dict(
+        data=dict(num_train=60_000, seed=0),
+        models=_models(dict(preset="diffusion_memorizing", num_samples=5, steps=100_000),
+                       dict(preset="diffusion_generalizing", num_samples=60_000, steps=200_000)),
+        sampling=dict(SAMPLING, num=10_000)),
+}
 
 
-def load_data() -> np.ndarray:
-  return np.asarray(dt.load_fashion_mnist("train", num=DATA["num_train"], seed=DATA["seed"]).x, np.float32)
+def load_data(data: dict) -> np.ndarray:
+  return _load(data["num_train"], data["seed"])
 
 
-def training_set(name: str) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _load(num: int, seed: int) -> np.ndarray:
+  x = np.asarray(dt.load_fashion_mnist("train", num=num, seed=seed).x, np.float32)
+  x.flags.writeable = False
+  return x
+
+
+def training_set(spec: dict, data: dict) -> tuple[np.ndarray, np.ndarray]:
   """(training rows in the model's frame, offset to add back for display): the first n rows, or
   for the centred_obtuse frame a greedy pairwise-obtuse subset of the centred rows."""
-  x = load_data()
-  spec = MODELS[name]
+  x = load_data(data)
   if spec["frame"] == "raw":
     return x[:spec["num_samples"]], np.zeros(x.shape[1], np.float32)
   mean = x.mean(axis=0)
   if spec["frame"] == "centred":
     return (x - mean)[:spec["num_samples"]], mean
-  rng = np.random.default_rng(DATA["seed"])
+  rng = np.random.default_rng(data["seed"])
   for _ in range(100):  # greedy scans in random orders until one keeps enough images
     kept = dt.greedy_obtuse_subset(x - mean, rng.permutation(x.shape[0]))
     if kept.size >= spec["num_samples"]:
@@ -70,30 +108,47 @@ def training_set(name: str) -> tuple[np.ndarray, np.ndarray]:
   raise ValueError(f"no {spec['num_samples']} pairwise-obtuse images found in 100 greedy scans")
 
 
-def run_model(path: Path, name: str):
-  x = load_data()
-  spec = MODELS[name]
-  train_x, offset = training_set(name)
-  sigma_max = spec.get("sigma_max", SAMPLING["sigma_max"])
-  cfg = dt.preset(spec["preset"], steps=spec["steps"], sigma=sigma_max)
+def train_config(spec: dict, sigma_max: float):
+  """The TrainConfig of a model spec: its preset with its steps, σ_max and any ``train`` overrides."""
+  return dt.preset(spec["preset"], steps=spec["steps"], sigma=sigma_max, **spec.get("train", {}))
+
+
+@functools.lru_cache(maxsize=None)
+def samplers(shape: tuple, sigma_max: float, sigma_min: float, levels: int, num_shown: int, snapshot_sigmas: tuple):
+  """The four samplers of ``run_model``, compiled once per grid for every model (the parameters are
+  arguments, not constants of the program: the same bits, compiled once instead of per model)."""
+  sigmas = dt.geometric_sigmas(sigma_max, sigma_min, levels)
+  den = dt.diffusion_denoiser
+  return dict(
+      ancestral=jax.jit(lambda params, key: dt.sample(den(params), key, shape, sigmas)),
+      started=jax.jit(lambda params, key, x_init: dt.sample(den(params), key, shape, sigmas, x_init=x_init)),
+      euler=jax.jit(lambda params, x_init: dt.sample(den(params), None, shape, sigmas, method="euler", x_init=x_init)),
+      trajectory=jax.jit(lambda params, key, x_init: dt.sample_trajectory(
+          den(params), key, (num_shown, shape[1]), sigmas, x_init=x_init, snapshot_sigmas=snapshot_sigmas)))
+
+
+def run_model(path: Path, settings: dict, name: str):
+  x = load_data(settings["data"])
+  spec = settings["models"][name]
+  s = settings["sampling"]
+  train_x, offset = training_set(spec, settings["data"])
+  sigma_max = spec.get("sigma_max", s["sigma_max"])
+  cfg = train_config(spec, sigma_max)
   t0 = time.time()
   res = dt.train(train_x, cfg, seed=0)
   train_seconds = time.time() - t0
-  s = SAMPLING
-  sigmas = dt.geometric_sigmas(sigma_max, s["sigma_min"], s["levels"])
   key = jax.random.key(s["key"])
   shape = (s["num"], x.shape[1])
-  denoise = dt.diffusion_denoiser(res.params)
-  ancestral = np.asarray(jax.jit(lambda k: dt.sample(denoise, k, shape, sigmas))(key))
+  shown = s["num_shown"]
+  draw = samplers(shape, sigma_max, s["sigma_min"], s["levels"], shown, tuple(s["snapshot_sigmas"]))
+  ancestral = np.asarray(draw["ancestral"](res.params, key))
   x_init = sigma_max * jax.random.normal(jax.random.split(key)[0], shape)  # ancestral's own start
   # The start a bias-free model needs: N(0, S + σ_max² I), S the training set's second moment.
   second = train_x.T.astype(np.float64) @ train_x / len(train_x) + sigma_max ** 2 * np.eye(x.shape[1])
   moment_init = np.asarray(jax.random.normal(jax.random.key(5), shape)) @ np.linalg.cholesky(second).T
-  moment_start = np.asarray(dt.sample(denoise, key, shape, sigmas, x_init=jnp.asarray(moment_init, jnp.float32)))
-  euler = np.asarray(dt.sample(denoise, None, shape, sigmas, method="euler", x_init=x_init))
-  shown = s["num_shown"]
-  traj = dt.sample_trajectory(denoise, key, (shown, x.shape[1]), sigmas, x_init=x_init[:shown],
-                              snapshot_sigmas=s["snapshot_sigmas"])
+  moment_start = np.asarray(draw["started"](res.params, key, jnp.asarray(moment_init, jnp.float32)))
+  euler = np.asarray(draw["euler"](res.params, x_init))
+  traj = draw["trajectory"](res.params, key, x_init[:shown])
   # The same noise as the full run: the shown samples are the first rows of ``ancestral``.
   ev = {m: dt.evaluate_samples(out, train_x) for m, out in (("ancestral", ancestral), ("euler", euler))}
   renoised = ancestral + s["sigma_det"] * np.asarray(jax.random.normal(jax.random.key(7), ancestral.shape))
@@ -103,18 +158,19 @@ def run_model(path: Path, name: str):
   np.savez_compressed(path, **params, offset=offset, w1=np.asarray(res.params.w1), skip=np.asarray(res.params.skip),
                       gate=np.asarray(dt.time_gate(res.params, 0.02)), loss_history=res.loss_history,
                       log_steps=res.log_steps, train_x=train_x if len(train_x) <= 64 else np.zeros((0, x.shape[1])),
-                      ancestral=ancestral, euler=euler, moment_start_norms=np.linalg.norm(moment_start, axis=1), traj_x=np.asarray(traj.x), traj_denoised=np.asarray(traj.denoised),
+                      ancestral=ancestral, euler=euler, moment_start_norms=np.linalg.norm(moment_start, axis=1),
+                      traj_x=np.asarray(traj.x), traj_denoised=np.asarray(traj.denoised),
                       traj_sigmas=np.asarray(traj.sigmas), traj_samples=np.asarray(traj.samples),
                       code_std=np.asarray(dt.representation_std(codes)),
                       code_normalized_std=np.asarray(dt.normalized_std(codes)),
                       train_seconds=train_seconds, **dt_out)
 
 
-def summarise(out_dir: Path) -> dict:
+def summarise(out_dir: Path, settings: dict) -> dict:
   summary = {}
-  for name, spec in MODELS.items():
+  for name, spec in settings["models"].items():
     with np.load(out_dir / f"{name}.npz") as r:
-      train_x = training_set(name)[0]
+      train_x = training_set(spec, settings["data"])[0]
       entry = {"num_samples": spec["num_samples"], "frame": spec["frame"], "train_seconds": float(r["train_seconds"]),
                "final_loss": float(r["loss_history"][-1]), "skip": float(r["skip"]),
                "columns_above_0.2": int((np.linalg.norm(r["w1"], axis=0) > 0.2).sum()),
@@ -134,7 +190,7 @@ def summarise(out_dir: Path) -> dict:
         entry[f"{m}_nn_cosine_median"] = float(np.median(r[f"{m}_cosine"]))
         entry[f"{m}_distinct_nearest"] = int(np.unique(r[f"{m}_cosine_index"]).size)
       entry["moment_start_sample_norm_median"] = float(np.median(r["moment_start_norms"]))
-      entry["sigma_max"] = spec.get("sigma_max", SAMPLING["sigma_max"])
+      entry["sigma_max"] = spec.get("sigma_max", settings["sampling"]["sigma_max"])
       summary[name] = entry
   with np.load(out_dir / "generalizing.npz") as g:
     for name in ("memorizing", "memorizing_obtuse"):
@@ -145,21 +201,21 @@ def summarise(out_dir: Path) -> dict:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default="results/diffusion_fashion_mnist")
-  args = parser.parse_args()
-  parts = [(f"{name}.npz", lambda path, name=name: run_model(path, name)) for name in MODELS]
-  dt.run_parts(args.out, {"data": DATA, "models": MODELS, "sampling": SAMPLING, "version": dt.__version__,
-                          "jax": jax.__version__}, parts)
-  summary = summarise(Path(args.out))
+  args = dt.experiment_parser(__doc__.splitlines()[0], "results/diffusion_fashion_mnist").parse_args()
+  settings = SETTINGS[args.size]
+  parts = [(f"{name}.npz", functools.partial(run_model, name=name)) for name in settings["models"]]
+  dt.run_parts(args.out, {**settings, "size": args.size, "version": dt.__version__, "jax": jax.__version__}, parts,
+               settings)
+  summary = summarise(Path(args.out), settings)
   dt.save_json(Path(args.out) / "summary.json", summary)
-  for name in MODELS:
+  for name in settings["models"]:
     e = summary[name]
     print(f"{name}: memorized (scale-free, ancestral) {e['ancestral_memorized_scale_free']['fraction']:.3f}, "
           f"l2 {e['ancestral_memorized']['fraction']:.3f}; sample norm {e['ancestral_sample_norm_median']:.2f} "
           f"vs data {e['data_norm_median']:.2f}; Std(h) {e['code_std_median']:.3f}")
   for name in ("memorizing", "memorizing_obtuse"):
-    print(f"AUROC of Std(h) and Std(h)/||h||, {name} vs generalizing samples:", summary[f"auroc_{name}_vs_generalizing"])
+    print(f"AUROC of Std(h) and Std(h)/||h||, {name} vs generalizing samples:",
+          summary[f"auroc_{name}_vs_generalizing"])
 
 
 if __name__ == "__main__":

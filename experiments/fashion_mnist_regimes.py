@@ -1,12 +1,15 @@
 """Memorising and generalising ReLU-DAEs on Fashion-MNIST (p = 100, σ = 0.2): the paper's checks.
 
-Run: .venv/bin/python experiments/fashion_mnist_regimes.py --out results/fashion_mnist_regimes
-About 7 min on a 2-core CPU (the authors' generalising recipe, 50k Adam steps, takes most of it).
+Run: .venv/bin/python experiments/fashion_mnist_regimes.py --out results/fashion_mnist_regimes \
+       [--size fast|default|full]
+About 7 min on a 2-core CPU (the authors' generalising recipe, 50k Adam steps, takes most of it);
+fast: 1k steps per model on 1,000 images; full: the generaliser on all 60,000 images.
 Needs the Debian package dataset-fashion-mnist (``make install``). One ``<model>.npz`` per model
 and ``summary.json``; a rerun skips finished models.
 
 Images are centred on the mean of the 60k training images (the same mean for test images); raw
-[−1, 1] images are almost never pairwise obtuse (README), so Cor 3.2 could not hold for them.
+[−1, 1] images are almost never pairwise obtuse (fashion_mnist_separability.py; docs/findings.md), so
+Cor 3.2 could not hold for them.
 
 The memorisation set: a documented search. 20 random orders of 5,000 random training images are
 scanned greedily (keep an image when its cosine with every kept one is negative); the largest set
@@ -39,7 +42,7 @@ share and direction) and ``blend_residual`` of 300 denoised test images against 
 training images of the model (with the clean images as chance).
 """
 
-import argparse
+import functools
 from pathlib import Path
 
 import jax
@@ -49,27 +52,42 @@ import numpy as np
 import dae_theory as dt
 from dae_theory import load_npz, run_parts, save_json, save_npz
 
-SETTINGS = dict(width=100, sigma=0.2, search_orders=20, search_candidates=5000, num_generalizing=10_000,
-                num_eval=500, test_images=1000)
 CLOSED_FORM_AT_D784 = dict(learning_rate=3e-3, steps=40_000, decay_steps=20_000)
+DEFAULT = dict(width=100, sigma=0.2, search_orders=20, search_candidates=5000, num_generalizing=10_000,
+               num_eval=500, test_images=1000, jacobian_images=20, blend_images=300, memorizing={},
+               closed_form=CLOSED_FORM_AT_D784, generalizing={})
+SETTINGS = {
+    "default": DEFAULT,
+    "fast": {**DEFAULT, "search_orders": 2, "search_candidates": 1000, "num_generalizing": 1000, "num_eval": 100,
+             "test_images": 200, "jacobian_images": 4, "blend_images": 100, "memorizing": dict(steps=1_000), "generalizing": dict(steps=1_000),
+             "closed_form": {**CLOSED_FORM_AT_D784, "steps": 1_000, "decay_steps": 500}},
+    "full": {**DEFAULT, "num_generalizing": 60_000},
+}
 
 
+@functools.cache
 def _centred_training_images():
+  """(60k centred training images, their mean), read-only (shared by every part)."""
   full = dt.load_fashion_mnist("train")
   mean = full.x.mean(axis=0)
-  return full.x - mean, mean
+  x = full.x - mean
+  x.flags.writeable = False
+  return x, mean
 
 
 def _centred_test_images(mean: np.ndarray, num: int) -> np.ndarray:
   return (dt.load_fashion_mnist("test").x[:num] - mean).astype(np.float64)
 
 
-def obtuse_search(x: np.ndarray, seed: int) -> np.ndarray:
-  """The largest greedily grown set of mutually obtuse images over ``search_orders`` random scans."""
+@functools.cache
+def obtuse_search(search_orders: int, search_candidates: int, seed: int) -> np.ndarray:
+  """The largest greedily grown set of mutually obtuse centred training images over ``search_orders``
+  random scans of ``search_candidates`` images each."""
+  x, _ = _centred_training_images()
   rng = np.random.default_rng(seed)
   best = np.zeros(0, np.int64)
-  for _ in range(SETTINGS["search_orders"]):
-    kept = dt.greedy_obtuse_subset(x, rng.choice(x.shape[0], SETTINGS["search_candidates"], replace=False))
+  for _ in range(search_orders):
+    kept = dt.greedy_obtuse_subset(x, rng.choice(x.shape[0], search_candidates, replace=False))
     if kept.size > best.size:
       best = kept
   return best
@@ -88,9 +106,8 @@ def psnr(estimate, clean, peak: float = 1.0) -> np.ndarray:
   return 10 * np.log10(peak ** 2 / mse)
 
 
-def analyse(path: Path, params, x_train, x_test, cfg, seed: int, prediction=None):
+def analyse(path: Path, params, x_train, x_test, cfg, s: dict, seed: int, prediction=None):
   rng = np.random.default_rng(seed)
-  s = SETTINGS
   tr = x_train[rng.choice(x_train.shape[0], s["num_eval"], replace=True)]
   te = x_test[: s["num_eval"]]
   y_tr = tr + cfg.sigma * rng.normal(size=tr.shape)
@@ -119,21 +136,21 @@ def analyse(path: Path, params, x_train, x_test, cfg, seed: int, prediction=None
   save_npz(path, **out)
 
 
-def run_memorizing(path: Path, name: str, seed: int):
+def run_memorizing(path: Path, name: str, s: dict, seed: int):
   x_all, mean = _centred_training_images()
-  idx = obtuse_search(x_all, seed)
+  idx = obtuse_search(s["search_orders"], s["search_candidates"], seed)
   if name == "mem_violating":
     idx = np.random.default_rng(seed + 1).choice(x_all.shape[0], idx.size, replace=False)
   x = x_all[idx].astype(np.float32)
   d = x.shape[1]
   if name == "mem_closed_form":
-    cfg = dt.preset("memorization_closed_form", width=SETTINGS["width"], **CLOSED_FORM_AT_D784)
+    cfg = dt.preset("memorization_closed_form", width=s["width"], **s["closed_form"])
     lam = cfg.lam
   else:
-    cfg = dt.preset("memorizing")
+    cfg = dt.preset("memorizing", **s["memorizing"])
     lam = dt.lam_from_torch_weight_decay(cfg.weight_decay, d)
   res = dt.train(x, cfg, seed=seed)
-  assumptions = dt.memorization_assumptions(x, lam, cfg.width)
+  assumptions = dt.memorization_assumptions(x, None, lam, cfg.width)
   w = np.asarray(res.params.w1, np.float64)
   pred = {"indices": idx, "assumption_max_cosine": np.float64(assumptions.max_cosine),
           "assumption_holds": np.bool_(assumptions.holds), "lam": np.float64(lam)}
@@ -142,24 +159,24 @@ def run_memorizing(path: Path, name: str, seed: int):
     m = dt.match_columns(w, w_mem)
     pred.update(predicted_norms=np.linalg.norm(w_mem[:, : x.shape[0]], axis=0), matched_norms=np.linalg.norm(w[:, m.learned], axis=0),
                 matched_cosine=m.cosine)
-  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, SETTINGS["test_images"]), cfg, seed, pred)
+  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, s["test_images"]), cfg, s, seed, pred)
 
 
-def run_generalizing(path: Path, seed: int):
+def run_generalizing(path: Path, s: dict, seed: int):
   x_all, mean = _centred_training_images()
-  idx = np.sort(np.random.default_rng(seed).choice(x_all.shape[0], SETTINGS["num_generalizing"], replace=False))
+  idx = np.sort(np.random.default_rng(seed).choice(x_all.shape[0], s["num_generalizing"], replace=False))
   x = x_all[idx].astype(np.float32)
-  cfg = dt.preset("generalizing")
+  cfg = dt.preset("generalizing", **s["generalizing"])
   res = dt.train(x, cfg, seed=seed)
-  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, SETTINGS["test_images"]), cfg, seed,
+  analyse(path, res.params, x.astype(np.float64), _centred_test_images(mean, s["test_images"]), cfg, s, seed,
           {"indices": idx, "loss_history": res.loss_history})
 
 
-def run_function_distances(path: Path, seed: int):
+def run_function_distances(path: Path, s: dict, seed: int):
   """f against f_emp of its own training set and against the proxy of f_gt for real images: f_emp of
   all other training images (disjoint from the model's), on 500 noisy test images."""
   x_all, mean = _centred_training_images()
-  te = _centred_test_images(mean, SETTINGS["num_eval"])
+  te = _centred_test_images(mean, s["num_eval"])
   y = te + 0.2 * np.random.default_rng(seed + 7).normal(size=te.shape)
   out = {}
   for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
@@ -178,7 +195,7 @@ def run_function_distances(path: Path, seed: int):
   save_npz(path, **out)
 
 
-def summarise(out_dir: Path) -> dict:
+def summarise(out_dir: Path, s: dict) -> dict:
   summary = {}
   for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
     r = load_npz(out_dir / f"{name}.npz")
@@ -215,21 +232,20 @@ def summarise(out_dir: Path) -> dict:
   for name in ("mem_authors", "gen_authors"):
     r = load_npz(out_dir / f"{name}.npz")
     params = dt.DAEParams(jnp.asarray(r["w"]))
-    x = x_all[rng.choice(r["indices"], 20)]
+    x = x_all[rng.choice(r["indices"], s["jacobian_images"])]
     y = (x + 0.2 * rng.normal(size=x.shape)).astype(np.float32)
     ranks, shares, cosines = [], [], []
     for v, clean in zip(y, x):
-      sv, eff = dt.jacobian_spectrum(params, jnp.asarray(v))
       jac = np.asarray(jax.jacfwd(lambda z: dt.dae_apply(params, z))(jnp.asarray(v)), np.float64)
-      top = np.linalg.svd(jac)[0][:, 0]
-      ranks.append(float(eff))
-      shares.append(float(sv[0] / jnp.sum(sv)))
-      cosines.append(abs(top @ clean) / np.linalg.norm(clean))
+      u, sv, _ = np.linalg.svd(jac)  # one decomposition gives the spectrum and the top direction
+      ranks.append(float(dt.effective_rank(sv)))
+      shares.append(float(sv[0] / sv.sum()))
+      cosines.append(abs(u[:, 0] @ clean) / np.linalg.norm(clean))
     summary[name].update(jacobian_effective_rank_median=float(np.median(ranks)),
                          jacobian_top_singular_value_share_median=float(np.median(shares)),
                          jacobian_top_direction_cosine_with_the_clean_image_median=float(np.median(cosines)))
   # blends: does a denoised test image lie in the span of its 3 nearest training images of the model?
-  te = _centred_test_images(mean, 300)
+  te = _centred_test_images(mean, s["blend_images"])
   y = te + 0.2 * np.random.default_rng(4).normal(size=te.shape)
   for name in ("mem_authors", "mem_closed_form", "mem_violating", "gen_authors"):
     r = load_npz(out_dir / f"{name}.npz")
@@ -246,19 +262,19 @@ def summarise(out_dir: Path) -> dict:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default="results/fashion_mnist_regimes")
+  parser = dt.experiment_parser(__doc__.splitlines()[0], "results/fashion_mnist_regimes")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
-  parts = [(f"{n}.npz", lambda path, seed, n=n: run_memorizing(path, n, seed))
+  s = SETTINGS[args.size]
+  parts = [(f"{n}.npz", lambda path, *a, n=n: run_memorizing(path, n, *a))
            for n in ("mem_authors", "mem_closed_form", "mem_violating")]
   parts.append(("gen_authors.npz", run_generalizing))
   parts.append(("function_distances.npz", run_function_distances))
-  run_parts(args.out, {"settings": SETTINGS, "memorizing": dt.preset("memorizing").__dict__,
-                       "memorization_closed_form": dt.preset("memorization_closed_form", **CLOSED_FORM_AT_D784).__dict__,
-                       "generalizing": dt.preset("generalizing").__dict__, "seed": args.seed,
-                       "version": dt.__version__, "jax": jax.__version__}, parts, args.seed)
-  summary = summarise(Path(args.out))
+  run_parts(args.out, {"settings": s, "size": args.size, "memorizing": dt.preset("memorizing", **s["memorizing"]).__dict__,
+                       "memorization_closed_form": dt.preset("memorization_closed_form", **s["closed_form"]).__dict__,
+                       "generalizing": dt.preset("generalizing", **s["generalizing"]).__dict__, "seed": args.seed,
+                       "version": dt.__version__, "jax": jax.__version__}, parts, s, args.seed)
+  summary = summarise(Path(args.out), s)
   save_json(Path(args.out) / "summary.json", summary)
   for name, entry in summary.items():
     print(name, entry)

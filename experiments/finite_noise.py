@@ -1,9 +1,13 @@
 """Where the closed forms of Cor 3.2 and Cor 3.3 hold at finite noise, measured (docs/finite-noise.md).
 
-Run: .venv/bin/python experiments/finite_noise.py --out results/finite_noise
-About 4 min on a 2-core CPU shared with other jobs (3 min 40 s of CPU time). Writes ``config.json``,
-``closed_forms.json``, ``memorization.json``, ``flat_cut.json`` and ``summary.json``; a rerun skips
-finished parts. ``experiments/plot_finite_noise.py`` draws ``figures/finite_noise.png`` from them.
+Run: .venv/bin/python experiments/finite_noise.py --out results/finite_noise [--size fast|default|full]
+Sizes (``SETTINGS``): default, docs/finite-noise.md, about 4 min on a 2-core CPU shared with other
+jobs (3 min 40 s of CPU time); fast, every file from a smaller grid, 2 seeds and a few hundred
+steps (numbers meaningless), about 35 s on an idle 2-core CPU, most of it compilation; full, the
+presets' own step counts, more seeds, noise levels and Monte-Carlo draws, for accelerator hosts.
+Writes ``config.json``, ``closed_forms.json``, ``memorization.json``, ``flat_cut.json`` and
+``summary.json``; a rerun skips finished parts.
+``experiments/plot_finite_noise.py`` draws ``figures/finite_noise.png`` from them.
 
 - closed_forms: pairwise-obtuse points (n ∈ {3, 8, 12}; regular simplex, cos −0.05, cos −0.01;
   norms linspace over (1, 2), (1.9, 3.5), (3, 5)) at 8 noise levels, λ = 1e-3. Per case: the
@@ -14,7 +18,7 @@ finished parts. ``experiments/plot_finite_noise.py`` draws ``figures/finite_nois
 - memorization: 8 regular-simplex points, norms 1.9–3.5, d = 40, λ = 1e-3 :
   closed form, exact and Monte-Carlo loss at W_mem and the share of noisy inputs on which ≥ 2
   units fire, at σ = 0.3 and 1; then training (preset ``memorization_closed_form``, 10k steps)
-  at σ ∈ {0.1, 0.3, 1} and p ∈ {8, 9, 10, 12} over 8 seeds: which runs store every sample,
+  at σ ∈ {0.1, 0.3, 1} and p ∈ {8, 9, 10, 12} over 6 seeds: which runs store every sample,
   their column norms against r_i‖x_i‖ and the exact minimiser's, their exact loss against W_mem's.
 - flat_cut: 4 modes in d = 24 (‖μ‖ = 3.5, simplex means), each spread over 2 directions
   orthogonal to all means with scales s1 ≥ s2 = ratio·s1, n = 1000, p = 8 (p_k = 2: the mean and
@@ -23,7 +27,6 @@ finished parts. ``experiments/plot_finite_noise.py`` draws ``figures/finite_nois
   to W_gen (``generalization_weights``) and the exact loss against W_gen's (``dt.closed_form_gap``).
 """
 
-import argparse
 import itertools
 import time
 import warnings
@@ -36,13 +39,45 @@ import numpy as np
 import dae_theory as dt
 from dae_theory import load_json, run_parts, save_json
 
-CLOSED = dict(nums=(3, 8, 12), cosines=(None, -0.05, -0.01), norm_ranges=((1.0, 2.0), (1.9, 3.5), (3.0, 5.0)),
-              sigmas=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0), lam=1e-3)
-MEM = dict(num=8, dim=40, norm_range=(1.9, 3.5), lam=1e-3, check_sigmas=(0.3, 1.0), mc_draws=20_000,
-           sigmas=(0.1, 0.3, 1.0), widths=(8, 9, 10, 12), seeds=tuple(range(6)), steps=10_000, decay_steps=5_000)
-FLAT = dict(num_modes=4, dim=24, mean_norm=3.5, num=1000, width=8, sigma=0.2, lam=1e-4,
-            cases=((0.5, 1.0), (0.5, 0.8), (0.5, 0.7), (0.5, 0.6), (0.5, 0.5), (0.7, 0.7), (0.7, 0.6), (0.35, 0.6)),
-            seeds=(0, 1, 2, 3), steps=8_000, decay_steps=3_000)
+# The settings of each size (the sizes differ in these only; the tolerances below are shared).
+SETTINGS = {
+    "default": dict(
+        closed=dict(nums=(3, 8, 12), cosines=(None, -0.05, -0.01), norm_ranges=((1.0, 2.0), (1.9, 3.5), (3.0, 5.0)),
+                    sigmas=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0), lam=1e-3),
+        memorization=dict(num=8, dim=40, norm_range=(1.9, 3.5), lam=1e-3, check_sigmas=(0.3, 1.0), mc_draws=20_000,
+                          sigmas=(0.1, 0.3, 1.0), widths=(8, 9, 10, 12), seeds=tuple(range(6)), steps=10_000,
+                          decay_steps=5_000),
+        flat=dict(num_modes=4, dim=24, mean_norm=3.5, num=1000, width=8, sigma=0.2, lam=1e-4,
+                  cases=((0.5, 1.0), (0.5, 0.8), (0.5, 0.7), (0.5, 0.6), (0.5, 0.5), (0.7, 0.7), (0.7, 0.6),
+                         (0.35, 0.6)),
+                  seeds=(0, 1, 2, 3), steps=8_000, decay_steps=3_000)),
+    # Every file, in seconds: 2 geometries at 3 noise levels; 2 widths and 2 seeds at 2 noise levels,
+    # in d = 9 (= n + 1, as the closed-form grid: one compilation of the exact minimiser serves both);
+    # 2 flat-cut cases (one each side of EIGEN_GAP_LIMIT, which the summary needs); few steps.
+    "fast": dict(
+        closed=dict(nums=(8,), cosines=(None,), norm_ranges=((1.0, 2.0), (3.0, 5.0)), sigmas=(0.1, 0.3, 1.0),
+                    lam=1e-3),
+        memorization=dict(num=8, dim=9, norm_range=(1.9, 3.5), lam=1e-3, check_sigmas=(0.3,), mc_draws=2_000,
+                          sigmas=(0.3, 1.0), widths=(8, 10), seeds=(0, 1), steps=500, decay_steps=250),
+        flat=dict(num_modes=4, dim=24, mean_norm=3.5, num=1000, width=8, sigma=0.2, lam=1e-4,
+                  cases=((0.5, 1.0), (0.5, 0.5)), seeds=(0, 1), steps=500, decay_steps=250)),
+    # Not an experiment of the paper: the presets' own step counts (memorization_closed_form: 20k
+    # steps decayed over the last 10k; generalization_closed_form: 20k steps, the last 5k decayed:
+    # the settings that reach the closed forms), 16 and 8 seeds, 10× the Monte-Carlo draws, n up
+    # to 16 and twice as many noise levels in the closed-form grid (our choices).
+    "full": dict(
+        closed=dict(nums=(3, 8, 12, 16), cosines=(None, -0.05, -0.01),
+                    norm_ranges=((1.0, 2.0), (1.9, 3.5), (3.0, 5.0)),
+                    sigmas=(0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2),
+                    lam=1e-3),
+        memorization=dict(num=8, dim=40, norm_range=(1.9, 3.5), lam=1e-3, check_sigmas=(0.1, 0.3, 1.0),
+                          mc_draws=200_000, sigmas=(0.1, 0.2, 0.3, 0.5, 1.0), widths=(8, 9, 10, 12, 16),
+                          seeds=tuple(range(16)), steps=20_000, decay_steps=10_000),
+        flat=dict(num_modes=4, dim=24, mean_norm=3.5, num=1000, width=8, sigma=0.2, lam=1e-4,
+                  cases=((0.5, 1.0), (0.5, 0.9), (0.5, 0.8), (0.5, 0.75), (0.5, 0.7), (0.5, 0.65), (0.5, 0.6),
+                         (0.5, 0.5), (0.7, 0.7), (0.7, 0.6), (0.35, 0.6)),
+                  seeds=tuple(range(8)), steps=20_000, decay_steps=5_000)),
+}
 # A trained unit is specific to a mode when it fires on > 90 % of that mode's noisy inputs and on
 # < 15 % of every other mode's (tests/test_proofs_by_simulation.py uses the same rule).
 SPECIFIC_ON, SPECIFIC_OFF = 0.9, 0.15
@@ -73,13 +108,13 @@ def _quiet_minimiser(x, sigma, lam, width):
 # ----------------------------------------------------------------------------------------------
 
 
-def run_closed_forms(path: Path):
-  c = CLOSED
+def run_closed_forms(path: Path, settings: dict):
+  c = settings["closed"]
   rows = []
   for num, cosine, norm_range in itertools.product(c["nums"], c["cosines"], c["norm_ranges"]):
     x = _points(num, num + 1, cosine, norm_range)  # noise outside span(x) does not enter the loss
     for sigma in c["sigmas"]:
-      a = dt.memorization_assumptions(x, c["lam"], num, sigma=sigma)
+      a = dt.memorization_assumptions(x, sigma, c["lam"], num)
       closed = dt.memorization_loss(x, sigma, c["lam"])
       exact = dt.memorization_loss(x, sigma, c["lam"], exact=True)
       w_mem = dt.memorization_weights(x, sigma, c["lam"], num)
@@ -137,13 +172,13 @@ def _monte_carlo(x, w, sigma, lam, draws, seed=0):
           float(np.mean(np.concatenate(two))))
 
 
-def run_memorization(path: Path):
-  c = MEM
+def run_memorization(path: Path, settings: dict):
+  c = settings["memorization"]
   x = _points(c["num"], c["dim"], None, c["norm_range"])
   lam = c["lam"]
   checks = {}
   for sigma in c["check_sigmas"]:
-    a = dt.memorization_assumptions(x, lam, max(c["widths"]), sigma=sigma)
+    a = dt.memorization_assumptions(x, sigma, lam, max(c["widths"]))
     w_mem = dt.memorization_weights(x, sigma, lam, c["num"])
     w_min = _quiet_minimiser(x, sigma, lam, c["num"])
     mc, se, two = _monte_carlo(x, w_mem, sigma, lam, c["mc_draws"])
@@ -190,8 +225,7 @@ def run_memorization(path: Path):
 # ----------------------------------------------------------------------------------------------
 
 
-def _flat_mixture(s1, ratio):
-  c = FLAT
+def _flat_mixture(c, s1, ratio):
   base = dt.gaussian_mixture(jax.random.PRNGKey(0), c["num_modes"], c["dim"], mean_norm=c["mean_norm"], rank=2,
                              cov_scale=1.0, orthogonal_to_means=True)
   mix = base._replace(factors=base.factors * jnp.asarray([s1, ratio * s1], base.factors.dtype)[None, None, :])
@@ -217,15 +251,15 @@ def classify_blocks(w, x, labels, w_gen, owner, sigma, seed=0) -> dict:
               gram_error=gram, kind=kind, max_rate_on_other_modes=float(second[live].max()) if live.any() else 0.0)
 
 
-def run_flat_cut(path: Path):
-  c = FLAT
+def run_flat_cut(path: Path, settings: dict):
+  c = settings["flat"]
   cfg = dt.preset("generalization_closed_form", width=c["width"], sigma=c["sigma"], lam=c["lam"], steps=c["steps"],
                   decay_steps=c["decay_steps"])
   cases = []
   for s1, ratio in c["cases"]:
-    mix, train = _flat_mixture(s1, ratio)
+    mix, train = _flat_mixture(c, s1, ratio)
     x, lab = np.asarray(train.x, np.float64), np.asarray(train.labels)
-    pred = dt.predicted_regime(x, c["width"], c["lam"], lab, sigma=c["sigma"])
+    pred = dt.predicted_regime(x, lab, c["sigma"], c["lam"], c["width"])
     eig = np.stack([np.sort(np.linalg.eigvalsh(x[lab == k].T @ x[lab == k] / np.sum(lab == k)))[::-1][:4]
                     for k in range(c["num_modes"])])
     w_gen, owner = dt.generalization_weights(x, lab, c["sigma"], c["lam"], c["width"])
@@ -250,7 +284,7 @@ def run_flat_cut(path: Path):
 # ----------------------------------------------------------------------------------------------
 
 
-def run_summary(path: Path):
+def run_summary(path: Path, settings: dict):
   out_dir = path.parent
   rows = load_json(out_dir / "closed_forms.json")["rows"]
   col = lambda key: np.array([r[key] for r in rows], dtype=float)
@@ -307,7 +341,7 @@ def run_summary(path: Path):
     cut.append(dict(s1=case["s1"], ratio=case["ratio"], population_eigen_gap=case["population_eigen_gap"],
                     sample_eigen_gap_min=float(np.min(case["eigen_gap"])),
                     sample_eigen_gap_max=float(np.max(case["eigen_gap"])), blocks_expected=expected,
-                    kept_eigenvalue_over_sigma2=case["s1"] ** 2 / FLAT["sigma"] ** 2,
+                    kept_eigenvalue_over_sigma2=case["s1"] ** 2 / settings["flat"]["sigma"] ** 2,
                     seeds=len(runs), blocks=sum(r["kind"] == "blocks" for r in runs),
                     other_split=sum(r["kind"] == "blocks, another split" for r in runs),
                     gated=sum(r["kind"] == "gated" for r in runs),
@@ -328,24 +362,24 @@ def run_summary(path: Path):
       flat_cut_gated_where_not_expected=[sum(c["gated"] for c in not_expected), sum(c["seeds"] for c in not_expected)]))
 
 
-def _timed(fn, path):
-  start, cpu = time.time(), time.process_time()
-  fn(path)
-  print(f"  {path.name}: {time.time() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU", flush=True)
+def _timed(fn):
+  def run(path, settings):
+    start, cpu = time.time(), time.process_time()
+    fn(path, settings)
+    print(f"  {path.name}: {time.time() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU", flush=True)
+  return run
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default="results/finite_noise")
-  args = parser.parse_args()
+  args = dt.experiment_parser(__doc__.splitlines()[0], "results/finite_noise").parse_args()
+  settings = SETTINGS[args.size]
   start = time.time()
-  config = dict(closed=CLOSED, memorization=MEM, flat=FLAT, specific=(SPECIFIC_ON, SPECIFIC_OFF),
-                gram_tolerance=GRAM_TOLERANCE, store=(STORE_COSINE, STORE_NORM), coactive_limit=dt.COACTIVE_LIMIT,
+  config = dict(settings, size=args.size, specific=(SPECIFIC_ON, SPECIFIC_OFF), gram_tolerance=GRAM_TOLERANCE,
+                store=(STORE_COSINE, STORE_NORM), coactive_limit=dt.COACTIVE_LIMIT,
                 weighted_coactive_limit=dt.WEIGHTED_COACTIVE_LIMIT, eigen_gap_limit=dt.EIGEN_GAP_LIMIT)
-  timed = lambda fn: lambda path: (_timed(fn, path))
-  run_parts(args.out, config, [("closed_forms.json", timed(run_closed_forms)),
-                               ("memorization.json", timed(run_memorization)),
-                               ("flat_cut.json", timed(run_flat_cut)), ("summary.json", run_summary)])
+  run_parts(args.out, config, [("closed_forms.json", _timed(run_closed_forms)),
+                               ("memorization.json", _timed(run_memorization)),
+                               ("flat_cut.json", _timed(run_flat_cut)), ("summary.json", run_summary)], settings)
   print(f"done in {time.time() - start:.0f} s")
 
 

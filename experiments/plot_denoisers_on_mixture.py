@@ -1,87 +1,89 @@
-"""Draws figures/denoisers_on_mixture.png from the results of denoisers_on_mixture.py."""
+"""Figure: the empirical optimum f_emp against the mixture's posterior mean f_gt as n grows.
 
-import argparse
+Run: .venv/bin/python experiments/plot_denoisers_on_mixture.py --results results/denoisers_on_mixture --out figures
+Writes ``denoisers_on_mixture.png``, drawn from the saved results of ``denoisers_on_mixture.py``.
+"""
+
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from dae_theory import load_json, load_npz
+import dae_theory as dt
+from dae_theory import plotting
 
-COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+NAME = "denoisers_on_mixture.png"
 
 
-def scatter_panel(ax, outputs, labels, train, title):
+def scatter_panel(ax, outputs, labels, train, title, lim):
   for k in np.unique(labels):
-    ax.scatter(*outputs[labels == k].T, s=4, alpha=0.5, color=COLORS[k % 5], lw=0)
+    ax.scatter(*outputs[labels == k].T, s=4, alpha=0.6, color=plotting.category(int(k)), lw=0)
   if train is not None:
-    ax.scatter(*train.T, marker="x", s=30, color="black", lw=1.2, label="training samples", zorder=3)
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
-  ax.set_title(title, fontsize=9)
+    ax.scatter(*train.T, marker="x", s=30, color=plotting.BLACK, lw=1.2, label="training samples", zorder=3)
+    ax.legend(loc="lower left")
+  ax.set_title(title)
   ax.set_aspect("equal")
-  ax.set_xlim(-3, 3)
-  ax.set_ylim(-3, 3)
+  ax.set_xlim(-lim, lim)
+  ax.set_ylim(-lim, lim)
   ax.set_xticks([])
   ax.set_yticks([])
+  ax.spines[:].set_visible(True)
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument("--results", default="results/denoisers_on_mixture")
-  parser.add_argument("--out", default="figures")
-  args = parser.parse_args()
+  args = plotting.figure_parser(__doc__.splitlines()[0], "results/denoisers_on_mixture").parse_args()
   res = Path(args.results)
-  cfg = load_json(res / "config.json")
-  sc, cu = load_npz(res / "scatter.npz"), load_npz(res / "curves.npz")
-  small, large = cfg["scatter"]["sizes"]
+  cfg = dt.load_json(res / "config.json")
+  sc, cu = dt.load_npz(res / "scatter.npz"), dt.load_npz(res / "curves.npz")
+  sizes_shown = sorted(int(k.split("_")[1]) for k in sc if k.startswith("emp_"))
+  small, large = sizes_shown[0], sizes_shown[-1]
   sigma = cfg["scatter"]["sigma"]
+  lim = 1.1 * float(np.abs(sc["queries"]).max())
 
-  fig = plt.figure(figsize=(12, 6.4))
-  grid = fig.add_gridspec(2, 4, height_ratios=(1, 1), hspace=0.3, wspace=0.3)
+  fig = plotting.figure(figsize=(12, 6.6))
+  grid = fig.add_gridspec(2, 4, height_ratios=(1, 1), hspace=0.35, wspace=0.3)
   lab = sc["query_labels"]
-  scatter_panel(fig.add_subplot(grid[0, 0]), sc["queries"], lab, None, f"noisy queries y = x + σε (σ = {sigma})")
+  n_queries = lab.size
+  scatter_panel(fig.add_subplot(grid[0, 0]), sc["queries"], lab, None,
+                f"{n_queries:,} noisy queries y = x + σε (σ = {plotting.number(sigma)})", lim)
   scatter_panel(fig.add_subplot(grid[0, 1]), sc[f"emp_{small}"], lab, sc[f"train_{small}"],
-                f"f_emp, n = {small}: outputs are training samples")
-  scatter_panel(fig.add_subplot(grid[0, 2]), sc[f"emp_{large}"], lab, None, f"f_emp, n = {large}")
-  scatter_panel(fig.add_subplot(grid[0, 3]), sc["gt"], lab, None, "f_gt (mixture posterior mean)")
+                f"f_emp(y), n = {small:,} training samples", lim)
+  scatter_panel(fig.add_subplot(grid[0, 2]), sc[f"emp_{large}"], lab, None, f"f_emp(y), n = {large:,}", lim)
+  scatter_panel(fig.add_subplot(grid[0, 3]), sc["gt"], lab, None, "f_gt(y) (the mixture's posterior mean)", lim)
 
   sizes, sigmas = cu["sizes"], cu["sigmas"]
+  seeds = cu["rel_err"].shape[0]
+  colours = plotting.sequential(sigmas.size)
   ax = fig.add_subplot(grid[1, :2])
   for j, s in enumerate(sigmas):
     r = cu["rel_err"][:, j]
-    ax.plot(sizes, r.mean(0), "o-", color=COLORS[j], ms=3, label=f"σ = {s:g}")
-    ax.fill_between(sizes, r.min(0), r.max(0), color=COLORS[j], alpha=0.2, lw=0)
+    ax.plot(sizes, r.mean(0), "o-", color=colours[j], ms=3, label=f"σ = {plotting.number(s)}")
+    ax.fill_between(sizes, r.min(0), r.max(0), color=colours[j], alpha=0.2, lw=0)
   ax.set_xscale("log")
   ax.set_yscale("log")
-  ax.axhline(1.0, color="gray", lw=0.8, ls="--")
+  ax.axhline(1.0, color=plotting.GREY, lw=0.8, ls="--")
   ax.set_xlabel("training samples n")
   ax.set_ylabel("E‖f_emp − f_gt‖² / E‖f_gt − x‖²")
   c = cfg["curves"]
-  ax.set_title(f"distance of the empirical optimum to f_gt (d = {c['dim']}, K = {c['num_modes']}, "
-               f"rank {c['rank']}; {c['seeds']} seeds, band = range)", fontsize=9)
-  ax.legend(fontsize=8, frameon=False)
+  band = f"mean of {seeds} seeds, band = range" if seeds > 1 else "1 seed"
+  ax.set_title(f"distance of the empirical optimum to f_gt\n(d = {c['dim']}, K = {c['num_modes']}, rank-{c['rank']} "
+               f"modes; {band})")
+  ax.legend()
 
   ax = fig.add_subplot(grid[1, 2:])
   for j, s in enumerate(sigmas):
     e = cu["entropy"][:, j]
-    ax.plot(sizes, np.exp(e.mean(0)), "o-", color=COLORS[j], ms=3, label=f"σ = {s:g}")
-  ax.plot(sizes, sizes, color="gray", lw=0.8, ls="--", label="n (all samples share)")
+    ax.plot(sizes, np.exp(e.mean(0)), "o-", color=colours[j], ms=3, label=f"σ = {plotting.number(s)}")
+  ax.plot(sizes, sizes, color=plotting.GREY, lw=0.8, ls="--", label="n (every sample shares equally)")
   ax.set_xscale("log")
   ax.set_yscale("log")
   ax.set_xlabel("training samples n")
   ax.set_ylabel("exp(posterior entropy)")
-  ax.set_title("effective number of training samples behind f_emp(y)\n(1 = the output copies one sample)", fontsize=9)
-  ax.legend(fontsize=8, frameon=False)
+  ax.set_title("effective number of training samples behind f_emp(y)\n(1 = the output copies one sample)")
+  ax.legend()
 
-  fig.suptitle("The empirical optimum f_emp (eq. 3) memorises at small n and approaches f_gt as n grows",
-               fontsize=11)
-  out = Path(args.out)
-  out.mkdir(parents=True, exist_ok=True)
-  fig.savefig(out / "denoisers_on_mixture.png", dpi=130, bbox_inches="tight")
-  print("wrote", out / "denoisers_on_mixture.png")
+  fig.suptitle("The empirical optimum f_emp (eq. 3) maps noisy inputs onto training samples at small n "
+               "and approaches f_gt as n grows")
+  plotting.save_figure(fig, args.out, NAME)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Memorisation (Cor 3.2) and generalisation (Cor 3.3) reached by training, with their codes.
 
-Run: .venv/bin/python experiments/regimes_on_synthetic_data.py --out results/regimes_on_synthetic_data
-About 1 min on a 2-core CPU. Writes ``memorization.npz``, ``generalization.npz`` and
+Run: .venv/bin/python experiments/regimes_on_synthetic_data.py --out results/regimes_on_synthetic_data \
+       [--size fast|default|full]
+About 1 min on a 2-core CPU (fast: 2k/1k steps, one seed each; full: 6 and 4 seeds, 20k steps). Writes ``memorization.npz``, ``generalization.npz`` and
 ``config.json``; a rerun skips finished parts.
 
 - Memorisation: 6 pairwise-obtuse points (cos −0.2, norms 2–4, d = 30), p = 10, σ = 0.2, λ = 1e-3,
@@ -12,7 +13,6 @@ About 1 min on a 2-core CPU. Writes ``memorization.npz``, ``generalization.npz``
   to M_k, and the codes of noisy training inputs.
 """
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -25,13 +25,21 @@ from dae_theory import run_parts, save_npz
 MEM = dict(num=6, dim=30, norm_range=(2.0, 4.0), seeds=(0, 1, 2), noisy_per_sample=200)
 GEN = dict(num_modes=3, dim=20, mean_norm=3.0, rank=2, cov_scale=0.5, num=3000, steps=10_000, decay_steps=4_000,
            seeds=(0, 1), noisy=1200)
+SETTINGS = {
+    "default": dict(memorization=MEM, generalization=GEN),
+    "fast": dict(memorization={**MEM, "seeds": (0,), "noisy_per_sample": 50, "steps": 2_000,
+                                   "decay_steps": 1_000},
+                 generalization={**GEN, "num": 600, "steps": 1_000, "decay_steps": 500, "seeds": (0,), "noisy": 300}),
+    "full": dict(memorization={**MEM, "seeds": tuple(range(6))},
+                 generalization={**GEN, "steps": 20_000, "decay_steps": 8_000, "seeds": tuple(range(4))}),
+}
 
 
-def run_memorization(path: Path, seed: int):
-  c = MEM
+def run_memorization(path: Path, settings: dict, seed: int):
+  c = settings["memorization"]
   x = np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(seed), c["num"], c["dim"], norm_range=c["norm_range"]),
                  np.float32)
-  cfg = dt.preset("memorization_closed_form")
+  cfg = dt.preset("memorization_closed_form", **{k: c[k] for k in ("steps", "decay_steps") if k in c})
   res = dt.train_sweep(x, cfg, seeds=list(c["seeds"]))
   w_mem = dt.memorization_weights(x, cfg.sigma, cfg.lam, cfg.width)
   rng = np.random.default_rng(seed)
@@ -47,8 +55,8 @@ def run_memorization(path: Path, seed: int):
   save_npz(path, **out)
 
 
-def run_generalization(path: Path, seed: int):
-  c = GEN
+def run_generalization(path: Path, settings: dict, seed: int):
+  c = settings["generalization"]
   k_mix, k_train, k_test = jax.random.split(jax.random.PRNGKey(seed), 3)
   mix = dt.gaussian_mixture(k_mix, c["num_modes"], c["dim"], mean_norm=c["mean_norm"], rank=c["rank"],
                             cov_scale=c["cov_scale"])
@@ -62,28 +70,26 @@ def run_generalization(path: Path, seed: int):
   rng = np.random.default_rng(seed)
   yt = xt + cfg.sigma * rng.normal(size=xt.shape)
   y_train = x[: c["noisy"]] + cfg.sigma * rng.normal(size=(c["noisy"], c["dim"]))
-  oracle = np.einsum("nde,ne->nd", maps[lt], yt)
+  oracle = dt.apply_mode_maps(maps, lt, yt)
   out = {"test_labels": lt, "train_labels": lab[: c["noisy"]]}
   for i in range(len(res.grid)):
     params = dt.DAEParams(jnp.asarray(res.model(i).w1))
     f = np.asarray(dt.apply_batch(params, yt.astype(np.float32)), np.float64)
-    out[f"seed{i}_relative_error"] = np.array([
-        np.mean(np.linalg.norm(f[lt == k] - oracle[lt == k], axis=1) / np.linalg.norm(oracle[lt == k], axis=1))
-        for k in range(c["num_modes"])])
+    out[f"seed{i}_relative_error"] = dt.per_mode_relative_error(f, oracle, lt)
     out[f"seed{i}_codes"] = np.asarray(dt.representations(params, y_train.astype(np.float32)))
   save_npz(path, **out)
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default="results/regimes_on_synthetic_data")
+  parser = dt.experiment_parser(__doc__.splitlines()[0], "results/regimes_on_synthetic_data")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
-  run_parts(args.out, {"memorization": MEM, "generalization": GEN, "seed": args.seed,
+  settings = SETTINGS[args.size]
+  run_parts(args.out, {**settings, "size": args.size, "seed": args.seed,
                        "memorization_preset": dt.preset("memorization_closed_form").__dict__,
                        "generalization_preset": dt.preset("generalization_closed_form").__dict__,
                        "version": dt.__version__, "jax": jax.__version__},
-            (("memorization.npz", run_memorization), ("generalization.npz", run_generalization)), args.seed)
+            (("memorization.npz", run_memorization), ("generalization.npz", run_generalization)), settings, args.seed)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ LABELS = {"std": "Std(h) (the paper's score)", "normalized_std": "Std(h)/‖h‖
 SOURCES = ("memorization_detection/summary.json",)
 
 
+
+def _strength(value) -> str:
+  """A steering strength with 2 decimals; "never" when the curve does not reach one half (saved as inf)."""
+  value = float(value)
+  return "never" if value == float("inf") else f"{value:.2f}"
+
 def _cell(m) -> str:
   if m is None:
     return "—"
@@ -79,7 +85,7 @@ def steering_table(results: Path) -> str:
       if e is None:
         continue
       lo, hi = e["largest_jump_at"]
-      cells = [data, label, str(e["num"]), f"{e['a_half']:.2f}", f"{e['largest_jump']:.2f} ({lo:g} → {hi:g})",
+      cells = [data, label, str(e["num"]), _strength(e["a_half"]), f"{e['largest_jump']:.2f} ({lo:g} → {hi:g})",
                f"{e['area']:.2f}", f"{e['median_distance_to_unsteered'][1]:.3f} (a = {a[1]:g})"]
       lines.append("| " + " | ".join(cells) + " |")
   lines.append("")

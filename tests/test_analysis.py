@@ -131,3 +131,19 @@ def test_match_columns_reports_the_columns_left_out(rng):
   m = dt.match_columns(w, pred)
   assert sorted(m.learned.tolist() + m.unmatched_learned.tolist()) == list(range(w.shape[1]))
   assert len(m.learned) + len(m.unmatched_predicted) == pred.shape[1]
+
+
+def test_evaluation_helpers_by_hand():
+  a = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])
+  b = np.zeros_like(a)
+  assert dt.mean_squared_distance(a, b) == pytest.approx((1 + 4 + 25) / 3)
+  maps = np.stack([np.eye(2), 2 * np.eye(2), np.array([[0.0, 1.0], [1.0, 0.0]])])
+  out = dt.apply_mode_maps(maps, [0, 1, 2], a)
+  np.testing.assert_allclose(out, [[1.0, 0.0], [0.0, 4.0], [4.0, 3.0]])
+  ref = np.array([[2.0, 0.0], [0.0, 4.0], [0.0, 5.0]])
+  rel = dt.per_mode_relative_error(a, ref, [0, 1, 1])
+  np.testing.assert_allclose(rel, [0.5, (0.5 + np.sqrt(10) / 5) / 2])
+  with pytest.raises(ValueError, match="labels"):
+    dt.apply_mode_maps(maps, [0, 1, 3], a)
+  with pytest.raises(ValueError, match="same shape"):
+    dt.mean_squared_distance(a, b[:2])

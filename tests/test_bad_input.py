@@ -426,15 +426,15 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("emp_out of another shape", lambda f: dt.function_distances(f.y, f.y[:1], f.y, f.y), "emp_out"),
         Bad("clean NaN", lambda f: dt.function_distances(f.y, f.y, f.y, f.y_nan), "clean")],
     "predicted_regime": [
-        Bad("x NaN", lambda f: dt.predicted_regime(f.x_nan, 4, 1e-3), "x"),
-        Bad("x rank 1", lambda f: dt.predicted_regime(f.x[0], 4, 1e-3), "x"),
-        Bad("width 0", lambda f: dt.predicted_regime(f.x, 0, 1e-3), "width"),
-        Bad("lam < 0", lambda f: dt.predicted_regime(f.x, 4, -1.0), "lam"),
-        Bad("labels of another length", lambda f: dt.predicted_regime(f.x, 4, 1e-3, labels=f.labels[:5]), "labels"),
+        Bad("x NaN", lambda f: dt.predicted_regime(f.x_nan, None, None, 1e-3, 4), "x"),
+        Bad("x rank 1", lambda f: dt.predicted_regime(f.x[0], None, None, 1e-3, 4), "x"),
+        Bad("width 0", lambda f: dt.predicted_regime(f.x, None, None, 1e-3, 0), "width"),
+        Bad("lam < 0", lambda f: dt.predicted_regime(f.x, None, None, -1.0, 4), "lam"),
+        Bad("labels of another length", lambda f: dt.predicted_regime(f.x, f.labels[:5], None, 1e-3, 4), "labels"),
         # Cor 3.2 holds for these samples: the memorisation rule must not return before the labels are checked
         Bad("labels of another length, memorising data",
-            lambda f: dt.predicted_regime(f.obtuse, 4, 1e-3, labels=f.labels[:3]), "labels"),
-        Bad("rule unknown", lambda f: dt.predicted_regime(f.x, 4, 1e-3, labels=f.labels, rule="greedy"), "rule")],
+            lambda f: dt.predicted_regime(f.obtuse, f.labels[:3], None, 1e-3, 4), "labels"),
+        Bad("rule unknown", lambda f: dt.predicted_regime(f.x, f.labels, None, 1e-3, 4, rule="greedy"), "rule")],
     "correspondence": [
         Bad("observed of another length", lambda f: dt.correspondence(["memorization"], []), "observed"),
         Bad("predicted unknown regime", lambda f: dt.correspondence(["copying"], ["hybrid"]), "predicted")],
@@ -671,10 +671,10 @@ BAD_CALLS: dict[str, list[Bad]] = {
             "with_code")],
     # ---------------------------------------------------------------- theory.py
     "memorization_assumptions": [
-        Bad("x rank 1", lambda f: dt.memorization_assumptions(f.x[0], 1e-3, 6), "x"),
-        Bad("x NaN", lambda f: dt.memorization_assumptions(f.x_nan, 1e-3, 6), "x"),
-        Bad("lam < 0", lambda f: dt.memorization_assumptions(f.x, -1.0, 6), "lam"),
-        Bad("width 0", lambda f: dt.memorization_assumptions(f.x, 1e-3, 0), "width")],
+        Bad("x rank 1", lambda f: dt.memorization_assumptions(f.x[0], None, 1e-3, 6), "x"),
+        Bad("x NaN", lambda f: dt.memorization_assumptions(f.x_nan, None, 1e-3, 6), "x"),
+        Bad("lam < 0", lambda f: dt.memorization_assumptions(f.x, None, -1.0, 6), "lam"),
+        Bad("width 0", lambda f: dt.memorization_assumptions(f.x, None, 1e-3, 0), "width")],
     "memorization_scales": [
         Bad("x NaN", lambda f: dt.memorization_scales(f.x_nan, 0.2, 1e-3), "x"),
         Bad("sigma 0", lambda f: dt.memorization_scales(f.x, 0.0, 1e-3), "sigma"),
@@ -774,6 +774,36 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("sigma 0", lambda f: dt.hybrid_weights(f.x, f.labels, np.zeros(6, bool), 0.0, 1e-3, 4), "sigma"),
         Bad("lam < 0", lambda f: dt.hybrid_weights(f.x, f.labels, np.zeros(6, bool), 0.2, -1.0, 4), "lam"),
         Bad("width 0", lambda f: dt.hybrid_weights(f.x, f.labels, np.zeros(6, bool), 0.2, 1e-3, 0), "width")],
+    "experiment_parser": [
+        Bad("description not a string", lambda f: dt.experiment_parser(None, "results/x"), "description"),
+        Bad("out empty", lambda f: dt.experiment_parser("x", ""), "out")],
+    "default_chunk_size": [
+        Bad("num_queries < 0", lambda f: dt.default_chunk_size(-1, 100, 3), "num_queries"),
+        Bad("num_samples 0", lambda f: dt.default_chunk_size(10, 0, 3), "num_samples"),
+        Bad("dim a float", lambda f: dt.default_chunk_size(10, 100, 3.5), "dim"),
+        Bad("platform not a string", lambda f: dt.default_chunk_size(10, 100, 3, 1), "platform")],
+    "compiler_options": [
+        Bad("cfg a dict", lambda f: dt.compiler_options({}, "cpu"), "cfg"),
+        Bad("platform None", lambda f: dt.compiler_options(dt.TrainConfig(), None), "platform")],
+    "interleave_by_label": [
+        Bad("x rank 1", lambda f: dt.interleave_by_label(f.x[0], f.labels[:1]), "x"),
+        Bad("labels of another length", lambda f: dt.interleave_by_label(f.x, f.labels[:5]), "labels"),
+        Bad("labels float", lambda f: dt.interleave_by_label(f.x, np.full(6, 0.5)), "labels"),
+        Bad("labels unbalanced", lambda f: dt.interleave_by_label(f.x, [0, 0, 0, 1, 1, 2]), "labels")],
+    "mean_squared_distance": [
+        Bad("a rank 1", lambda f: dt.mean_squared_distance(f.x[0], f.x), "a"),
+        Bad("b of another shape", lambda f: dt.mean_squared_distance(f.x, f.x[:3]), "b"),
+        Bad("a NaN", lambda f: dt.mean_squared_distance(f.x_nan, f.x), "a")],
+    "apply_mode_maps": [
+        Bad("maps rank 2", lambda f: dt.apply_mode_maps(np.eye(3), [0], np.ones((1, 3))), "maps"),
+        Bad("maps of another dimension", lambda f: dt.apply_mode_maps(np.ones((2, 4, 4)), [0], np.ones((1, 3))), "maps"),
+        Bad("labels beyond K", lambda f: dt.apply_mode_maps(np.ones((2, 3, 3)), [2], np.ones((1, 3))), "labels"),
+        Bad("labels of another length", lambda f: dt.apply_mode_maps(np.ones((2, 3, 3)), [0, 1], np.ones((1, 3))), "labels")],
+    "per_mode_relative_error": [
+        Bad("outputs rank 1", lambda f: dt.per_mode_relative_error(f.x[0], f.x, f.labels), "outputs"),
+        Bad("reference of another shape", lambda f: dt.per_mode_relative_error(f.x, f.x[:3], f.labels), "reference"),
+        Bad("labels of another length", lambda f: dt.per_mode_relative_error(f.x, f.x, f.labels[:5]), "labels"),
+        Bad("outputs NaN", lambda f: dt.per_mode_relative_error(f.x_nan, f.x, f.labels), "outputs")],
 }
 
 # Public callables without rows, each with the reason bad input makes no sense for it. Empty today:

@@ -4,6 +4,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+
+# The command line runs in subprocesses that train sweeps.
+pytestmark = pytest.mark.slow
 
 ARGS = [sys.executable, "-m", "dae_theory", "sweep", "--data", "obtuse", "--data-set", "num=4", "--data-set", "dim=6",
         "--set", "steps=100", "--set", "log_every=50", "--set", "width=5", "--seeds", "0", "1", "--lams", "0", "0.01",

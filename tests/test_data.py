@@ -146,3 +146,15 @@ def test_greedy_obtuse_subset_by_hand():
   np.testing.assert_array_equal(dt.greedy_obtuse_subset(x, [4, 1, 0]), [4, 1])
   with pytest.raises(ValueError, match="zero row"):
     dt.greedy_obtuse_subset(np.zeros((2, 2)))
+
+
+def test_interleave_by_label_makes_balanced_prefixes():
+  labels = np.repeat([2, 5, 7], 4)
+  x = np.arange(12.0)[:, None] * np.ones((1, 3))
+  out = dt.interleave_by_label(x, labels)
+  np.testing.assert_array_equal(out.labels, np.tile([2, 5, 7], 4))
+  for m in range(1, 5):
+    np.testing.assert_array_equal(np.bincount(out.labels[: 3 * m], minlength=8)[[2, 5, 7]], [m, m, m])
+  np.testing.assert_array_equal(out.x[:, 0], [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])  # order kept within a label
+  with pytest.raises(ValueError, match="equally often"):
+    dt.interleave_by_label(x[:11], labels[:11])

@@ -75,6 +75,7 @@ def test_training_noise_levels_are_log_uniform():
   assert scipy.stats.kstest(u, "uniform").pvalue > 1e-3
 
 
+@pytest.mark.slow
 def test_the_memorizing_recipe_stores_each_training_point(points):
   """Few pairwise-obtuse points, full batch, RMSprop with coupled decay (the authors' memorizing
   recipe, shortened): one unit per point, its column pointing at the point (cosine > 0.99), and
@@ -95,6 +96,7 @@ def test_the_memorizing_recipe_stores_each_training_point(points):
   assert set(ev.cosine_index[ev.memorized_scale_free].tolist()) == set(range(4))
 
 
+@pytest.mark.slow
 def test_a_diffusion_sweep_equals_each_model_trained_alone(points, tmp_path):
   cfg = dt.preset("diffusion_generalizing_cpu", width=5, time_hidden=8, steps=200, log_every=100, batch_size=3,
                   decay_steps=0)

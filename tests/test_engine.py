@@ -10,6 +10,9 @@ import pytest
 
 import dae_theory as dt
 
+# The engine's tests train models.
+pytestmark = pytest.mark.slow
+
 REFERENCE = Path(__file__).parent / "data"
 
 

@@ -49,25 +49,25 @@ def test_coactivation_probabilities_match_monte_carlo_and_the_zero_noise_limit(r
 
 def test_assumptions_without_sigma_are_the_zero_noise_limit():
   x = np.array([[1.0, 0.0], [-0.5, 0.8], [-0.5, -0.8]])
-  a = memorization_assumptions(x, 0.01, 3)
+  a = memorization_assumptions(x, None, 0.01, 3)
   assert a.sigma is None and a.holds and a.closed_form_ok and a.failures() == []
   assert a.coactive_max == 0.0 and a.weighted_coactive_max == 0.0 and a.one_unit_ok and a.scales_ok
-  acute = memorization_assumptions(np.array([[1.0, 0.1], [1.0, -0.1]]), 0.01, 2)
+  acute = memorization_assumptions(np.array([[1.0, 0.1], [1.0, -0.1]]), None, 0.01, 2)
   assert acute.coactive_max == 1.0 and not acute.one_unit_ok and not acute.scales_ok and not acute.holds
 
 
 def test_assumptions_at_sigma_on_the_simplex_points(simplex_points):
   x = simplex_points
-  small = memorization_assumptions(x, LAM, 12, sigma=0.1)
+  small = memorization_assumptions(x, 0.1, LAM, 12)
   assert small.holds and small.closed_form_ok and small.coactive_max < COACTIVE_LIMIT
-  mid = memorization_assumptions(x, LAM, 12, sigma=0.3)
+  mid = memorization_assumptions(x, 0.3, LAM, 12)
   # A first report: "memorization_assumptions ... says the assumptions hold" at σ = 0.3 and 1. They do
   # (the samples are stored), but the one-unit closed forms do not.
   assert mid.holds and not mid.one_unit_ok and mid.scales_ok and not mid.closed_form_ok
   assert mid.coactive_max == pytest.approx(1.280, abs=0.001)  # the smallest sample, x_1
   assert mid.coactive_mean == pytest.approx(0.743, abs=0.001)
   assert len(mid.failures()) == 1 and "exact=True" in mid.failures()[0]
-  big = memorization_assumptions(x, LAM, 12, sigma=1.0)
+  big = memorization_assumptions(x, 1.0, LAM, 12)
   assert big.holds and not big.one_unit_ok and not big.scales_ok
   assert big.weighted_coactive_max > WEIGHTED_COACTIVE_LIMIT and big.own_off_max == pytest.approx(0.0287, abs=1e-4)
   assert big.coactive.shape == (8, 8)
@@ -76,15 +76,15 @@ def test_assumptions_at_sigma_on_the_simplex_points(simplex_points):
 def test_predicted_regime_checks_labels_first_and_reports_sigma(simplex_points):
   x = simplex_points
   with pytest.raises(ValueError, match="^labels must have 8 entries"):
-    predicted_regime(x, 12, LAM, labels=np.zeros(7, int))  # x alone would be "memorization"
+    predicted_regime(x, np.zeros(7, int), None, LAM, 12)  # x alone would be "memorization"
   with pytest.raises(ValueError, match="^labels must have rank 1"):
-    predicted_regime(x, 12, LAM, labels=np.zeros((8, 1), int))
+    predicted_regime(x, np.zeros((8, 1), int), None, LAM, 12)
   with pytest.raises(ValueError, match="^sigma must be > 0"):
-    predicted_regime(x, 12, LAM, sigma=0.0)
-  zero = predicted_regime(x, 12, LAM)
+    predicted_regime(x, None, 0.0, LAM, 12)
+  zero = predicted_regime(x, None, None, LAM, 12)
   assert zero.regime == "memorization" and zero.one_unit_ok and zero.scales_ok and zero.coactive_max == 0.0
   assert zero.blocks_expected is None and zero.eigen_gap.size == 0
-  pred = predicted_regime(x, 12, LAM, sigma=0.3)
+  pred = predicted_regime(x, None, 0.3, LAM, 12)
   assert pred.regime == "memorization" and pred.sigma == 0.3
   assert not pred.one_unit_ok and pred.scales_ok and pred.coactive_max == pytest.approx(1.280, abs=0.001)
 
@@ -106,7 +106,7 @@ def test_exact_memorization_loss_is_the_population_loss_at_w_mem(simplex_points)
 def test_closed_form_is_exact_where_no_second_unit_can_fire(lam):
   """4 simplex points (cos −1/3), norms 1–2, σ = 0.03: P_ij ≤ Φ(−11), P(own unit off) ≤ Φ(−33)."""
   x = _simplex(4, 6, 1.0, 2.0)
-  a = memorization_assumptions(x, lam, 4, sigma=0.03)
+  a = memorization_assumptions(x, 0.03, lam, 4)
   assert a.coactive_max < 1e-25 and a.own_off_max < 1e-200 and a.closed_form_ok
   assert memorization_loss(x, 0.03, lam, exact=True) == pytest.approx(memorization_loss(x, 0.03, lam), rel=1e-8)
 
@@ -160,9 +160,9 @@ def test_new_arguments_are_checked_and_named(simplex_points):
   x = simplex_points
   params = dt.DAEParams(dt.memorization_weights(x, 0.3, LAM, 8))
   for call, name in [(lambda: coactivation_probabilities(x, 0.0), "sigma"),
-                     (lambda: memorization_assumptions(x, LAM, 8, sigma=-1.0), "sigma"),
+                     (lambda: memorization_assumptions(x, -1.0, LAM, 8), "sigma"),
                      (lambda: memorization_loss(x, 0.3, LAM, exact="yes"), "exact"),
-                     (lambda: predicted_regime(x, 8, LAM, rule="greedy"), "rule"),
+                     (lambda: predicted_regime(x, None, None, LAM, 8, rule="greedy"), "rule"),
                      (lambda: closed_form_gap(params, x, 0.3, LAM, labels=np.zeros(5, int)), "labels"),
                      (lambda: closed_form_gap(params, x, 0.3, LAM, rule="greedy"), "rule"),
                      (lambda: closed_form_gap(params, x, 0.0, LAM), "sigma"),
@@ -185,7 +185,7 @@ def test_simplex_at_sigma_1_training_finds_the_exact_minimiser_not_w_mem(simplex
   0.1 % of the exact minimiser's loss (its norms within 1 %)."""
   x = simplex_points
   cfg, res = trained_at_sigma_1
-  assert not memorization_assumptions(x, cfg.lam, cfg.width, sigma=1.0).scales_ok  # predicted
+  assert not memorization_assumptions(x, 1.0, cfg.lam, cfg.width).scales_ok  # predicted
   w_mem = dt.memorization_weights(x, 1.0, cfg.lam, 8)
   w_min = dt.memorization_weights(x, 1.0, cfg.lam, 8, exact=True)
   for i in range(len(res.grid)):
@@ -218,16 +218,16 @@ def _flat_mixture(ratio, num=1000):
 
 def test_eigen_gap_prediction_on_the_flat_and_the_gapped_mixture():
   x, lab = _flat_mixture(1.0)
-  flat = predicted_regime(x, 8, 1e-4, lab, sigma=0.2)
+  flat = predicted_regime(x, lab, 0.2, 1e-4, 8)
   assert flat.regime == "generalization" and flat.blocks_expected is False
   assert flat.eigen_gap.shape == (4,) and flat.eigen_gap.max() < 0.15  # sampling noise only
-  assert any("flat" in r for r in flat.reasons)
+  assert flat.flat_clusters == (0, 1, 2, 3), flat.flat_clusters
   x, lab = _flat_mixture(0.6)
-  gapped = predicted_regime(x, 8, 1e-4, lab, sigma=0.2)
-  assert gapped.blocks_expected is True and np.all(np.abs(gapped.eigen_gap - 0.64) < 0.05)  # 1 − 0.6²
+  gapped = predicted_regime(x, lab, 0.2, 1e-4, 8)
+  assert gapped.blocks_expected is True and gapped.flat_clusters == () and np.all(np.abs(gapped.eigen_gap - 0.64) < 0.05)  # 1 − 0.6²
   assert gapped.eigen_gap.min() > EIGEN_GAP_LIMIT == pytest.approx(0.575)
   # p_k = 3 keeps every direction of the rank-3 modes: nothing is cut
-  assert predicted_regime(x, 12, 1e-4, lab).eigen_gap.min() == 1.0
+  assert predicted_regime(x, lab, None, 1e-4, 12).eigen_gap.min() == 1.0
 
 
 def _train_mixture(ratio, seeds):

@@ -71,31 +71,34 @@ def _mixture_samples(per_mode, seed=0):
 
 def test_predicted_regime_memorization_and_its_failures():
   x = np.asarray(dt.obtuse_point_set(jax.random.PRNGKey(0), 6, 30), np.float64)
-  assert dt.predicted_regime(x, 10, 1e-3).regime == "memorization"
-  narrow = dt.predicted_regime(x, 5, 1e-3)
-  assert narrow.regime == "boundary" and any("p = 5 < 6" in r for r in narrow.reasons)
-  decayed = dt.predicted_regime(x, 10, 10.0)  # nλ = 60 > min ‖x‖² = 4
-  assert decayed.regime == "boundary" and any("n·lam" in r for r in decayed.reasons)
+  assert dt.predicted_regime(x, None, None, 1e-3, 10).regime == "memorization"
+  narrow = dt.predicted_regime(x, None, None, 1e-3, 5)
+  assert narrow.regime == "boundary" and not narrow.width_covers_samples, narrow
+  assert narrow.samples_obtuse and narrow.decay_below_norms
+  decayed = dt.predicted_regime(x, None, None, 10.0, 10)  # nλ = 60 > min ‖x‖² = 4
+  assert decayed.regime == "boundary" and not decayed.decay_below_norms and decayed.width_covers_samples, decayed
 
 
 def test_predicted_regime_over_samples_per_mode():
   x, lab = _mixture_samples(1)
-  assert dt.predicted_regime(x, 9, 1e-4, lab).regime == "memorization"  # one sample per obtuse mode
+  assert dt.predicted_regime(x, lab, None, 1e-4, 9).regime == "memorization"  # one sample per obtuse mode
   x, lab = _mixture_samples(3)
-  pred = dt.predicted_regime(x, 9, 1e-4, lab)
-  assert pred.regime == "boundary" and any("n_k = 3 <= p_k = 3" in r for r in pred.reasons)
+  pred = dt.predicted_regime(x, lab, None, 1e-4, 9)
+  assert pred.regime == "boundary" and pred.overfull_clusters == (0, 1, 2), pred
   x, lab = _mixture_samples(50)
-  pred = dt.predicted_regime(x, 9, 1e-4, lab)
+  pred = dt.predicted_regime(x, lab, None, 1e-4, 9)
   assert pred.regime == "generalization", pred.reasons
+  assert pred.means_obtuse and pred.beta < 0 and pred.overfull_clusters == () and pred.num_duplicated == 0, pred
   np.testing.assert_array_equal(pred.widths, [3, 3, 3])
   np.testing.assert_array_equal(pred.counts, [50, 50, 50])
   # nλ = 150 between a cluster's top Gram eigenvalue (≈ 9·50, the mean) and the next (≈ 0.25·50):
   # two of each block's three columns are predicted zero, the block lives
-  some = dt.predicted_regime(x, 9, 1.0, lab)
-  assert some.regime == "generalization" and sum("2 of its 3 columns" in r for r in some.reasons) == 3
+  some = dt.predicted_regime(x, lab, None, 1.0, 9)
+  assert some.regime == "generalization", some.reasons
+  np.testing.assert_array_equal(some.zero_columns, [2, 2, 2], err_msg="2 of each block's 3 columns predicted zero")
   # nλ above the top eigenvalue too: the blocks are dead
-  dead = dt.predicted_regime(x, 9, 10.0, lab)
-  assert dead.regime == "boundary" and any("block is dead" in r for r in dead.reasons)
+  dead = dt.predicted_regime(x, lab, None, 10.0, 9)
+  assert dead.regime == "boundary" and dead.dead_clusters == (0, 1, 2), dead
 
 
 def test_predicted_regime_hybrid_with_obtuse_duplicates():
@@ -106,19 +109,19 @@ def test_predicted_regime_hybrid_with_obtuse_duplicates():
   dups = [np.repeat(3.0 * u[3 + j][None], 30, axis=0) for j in range(2)]
   x = np.concatenate(modes + dups)
   labels = np.repeat(np.arange(5), [40, 40, 40, 30, 30])
-  pred = dt.predicted_regime(x, 11, 1e-4, labels)
-  assert pred.regime == "hybrid", pred.reasons
+  pred = dt.predicted_regime(x, labels, None, 1e-4, 11)
+  assert pred.regime == "hybrid" and pred.num_duplicated == 2, pred
   np.testing.assert_array_equal(pred.widths, [1, 1, 3, 3, 3])
   # the same samples, but with the modes' means not obtuse to the duplicates
   x_bad = np.concatenate(modes + [np.repeat(3.0 * u[0][None] + 0.5, 30, axis=0)])
-  bad = dt.predicted_regime(x_bad, 11, 1e-4, np.repeat(np.arange(4), [40, 40, 40, 30]))
-  assert bad.regime == "boundary" and any("beta" in r for r in bad.reasons)
+  bad = dt.predicted_regime(x_bad, np.repeat(np.arange(4), [40, 40, 40, 30]), None, 1e-4, 11)
+  assert bad.regime == "boundary" and bad.means_obtuse is False and bad.beta >= 0, bad
 
 
 def test_predicted_regime_without_labels_cannot_check_generalization():
   x, _ = _mixture_samples(50)
-  pred = dt.predicted_regime(x, 9, 1e-4)
-  assert pred.regime == "boundary" and any("no cluster labels" in r for r in pred.reasons)
+  pred = dt.predicted_regime(x, None, None, 1e-4, 9)
+  assert pred.regime == "boundary" and pred.means_obtuse is None and not pred.samples_obtuse, pred
 
 
 def test_correspondence_by_hand():

@@ -18,6 +18,9 @@ import dae_theory as dt
 from dae_theory._src import results_io, store
 from dae_theory._src import sweep as sweep_mod
 
+# Each fault is injected into a sweep that trains models.
+pytestmark = pytest.mark.slow
+
 GRID = dict(seeds=[0, 1, 2, 3])
 CHUNK = 2  # models per chunk: 4 models in 2 chunks
 

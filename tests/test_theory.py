@@ -50,9 +50,9 @@ def test_memorization_loss_matches_monte_carlo_at_w_mem(obtuse):
 
 def test_memorization_assumptions_report():
   x = np.array([[1.0, 0.0], [-0.5, 0.8], [-0.5, -0.8]])
-  ok = dt.memorization_assumptions(x, 0.01, 3)
+  ok = dt.memorization_assumptions(x, None, 0.01, 3)
   assert ok.holds and ok.failures() == [] and ok.max_cosine < 0
-  bad = dt.memorization_assumptions(np.array([[1.0, 0.1], [1.0, -0.1]]), 1.0, 1)
+  bad = dt.memorization_assumptions(np.array([[1.0, 0.1], [1.0, -0.1]]), None, 1.0, 1)
   assert not bad.holds and len(bad.failures()) == 3
   with pytest.raises(ValueError, match="width must be at least"):
     dt.memorization_weights(x, 0.2, 0.0, 2)

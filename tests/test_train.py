@@ -6,6 +6,9 @@ import pytest
 import dae_theory as dt
 from dae_theory._src.engine import _train_program, compiler_options, lr_factor, static_part
 
+# Every test here trains models.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -280,7 +280,14 @@ def apply_batch(params: DAEParams, y) -> jax.Array:
   return jax.vmap(dae_apply, in_axes=(None, 0))(params, jnp.asarray(y))
 
 
-def jacobian_spectrum(params: DAEParams, y) -> tuple[jax.Array, jax.Array]:
+class JacobianSpectrum(NamedTuple):
+  """Singular values s (d,) of a denoiser's Jacobian and its effective rank exp(H(s/Σs))."""
+
+  singular_values: jax.Array
+  effective_rank: jax.Array
+
+
+def jacobian_spectrum(params: DAEParams, y) -> JacobianSpectrum:
   """Singular values of the denoiser's Jacobian ∂f/∂y at y (d,) (paper App. B.3), and its effective
   rank exp(H(s/Σs)) (entropy of the normalised singular values).
 
@@ -294,7 +301,7 @@ def jacobian_spectrum(params: DAEParams, y) -> tuple[jax.Array, jax.Array]:
   s = jnp.linalg.svd(jac, compute_uv=False)
   p = s / jnp.maximum(jnp.sum(s), _TINY)
   ent = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.maximum(p, _TINY)), 0.0))
-  return s, jnp.exp(ent)
+  return JacobianSpectrum(s, jnp.exp(ent))
 
 
 def gating_overlap(h_a, h_b) -> jax.Array:
@@ -356,3 +363,63 @@ def gating_geometry(params: DAEParams, y, pairs, reference=None) -> GatingGeomet
   spearman = float("nan") if constant else float(spearmanr(overlap, sim).statistic)
   pearson = float("nan") if constant else float(np.corrcoef(overlap, sim)[0, 1])
   return GatingGeometry(overlap, sim, spearman, pearson)
+
+
+def mean_squared_distance(a, b) -> float:
+  """E_i ‖a_i − b_i‖², in float64, of two batches a, b (m, d): e.g. a denoiser's error against the
+  clean inputs, or the distance between two denoisers on the same inputs."""
+  a = checks.check_array("a", a, ndim=2)
+  b = checks.check_array("b", b, ndim=2)
+  if a.shape != b.shape:
+    raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+  checks.check_finite("a", a)
+  checks.check_finite("b", b)
+  diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+  return float(np.mean(np.sum(diff * diff, axis=1)))
+
+
+def apply_mode_maps(maps, labels, y) -> np.ndarray:
+  """M_{k_i} y_i for each input: the per-mode linear maps of Cor 3.3 (``cluster_linear_maps``,
+  ``mixture_linear_maps``) applied to inputs of known mode, in float64.
+
+  Args:
+    maps: (K, d, d) one linear map per mode.
+    labels: (m,) mode of each input, in [0, K).
+    y: (m, d) inputs.
+
+  Returns:
+    (m, d) outputs.
+  """
+  maps = checks.check_array("maps", maps, ndim=3)
+  y = checks.check_array("y", y, ndim=2)
+  labels = checks.check_int_array("labels", labels)
+  checks.check_dim("labels", labels, 0, y.shape[0], "one label per input")
+  checks.check_dim("maps", maps, 1, y.shape[1], "the inputs' dimension")
+  checks.check_dim("maps", maps, 2, y.shape[1], "square maps")
+  if labels.size and labels.max() >= maps.shape[0]:
+    raise ValueError(f"labels must be below the number of maps K = {maps.shape[0]}, got {labels.max()}")
+  return np.einsum("nde,ne->nd", np.asarray(maps, np.float64)[labels], np.asarray(y, np.float64))
+
+
+def per_mode_relative_error(outputs, reference, labels) -> np.ndarray:
+  """Per mode k, the mean over its inputs of ‖f(y_i) − r_i‖ / ‖r_i‖: how far a denoiser's outputs
+  are from a reference (e.g. ``apply_mode_maps``' Cor 3.3 maps), mode by mode.
+
+  Args:
+    outputs, reference: (m, d).
+    labels: (m,) integer modes; the result has one entry per distinct label, in increasing order.
+
+  Returns:
+    (K,) relative errors.
+  """
+  outputs = checks.check_array("outputs", outputs, ndim=2)
+  reference = checks.check_array("reference", reference, ndim=2)
+  if outputs.shape != reference.shape:
+    raise ValueError(f"outputs and reference must have the same shape, got {tuple(outputs.shape)} and "
+                     f"{tuple(reference.shape)}")
+  labels = checks.check_int_array("labels", labels, minimum=None)
+  checks.check_dim("labels", labels, 0, outputs.shape[0], "one label per output")
+  checks.check_finite("outputs", outputs)
+  out, ref = np.asarray(outputs, np.float64), np.asarray(reference, np.float64)
+  ratio = np.linalg.norm(out - ref, axis=1) / np.maximum(np.linalg.norm(ref, axis=1), 1e-300)
+  return np.array([ratio[labels == k].mean() for k in np.unique(labels)])

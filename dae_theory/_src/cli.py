@@ -131,7 +131,7 @@ HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
 def use_host_devices(count: int) -> bool:
   """Splits the CPU into ``count`` JAX devices (``XLA_FLAGS``) so a sweep runs that many models at
-  once, one per device: 1.1–1.4× the model-steps/s of one device on a 2-core CPU (BENCHMARKS.md).
+  once, one per device: 1.1–1.4× the model-steps/s of one device on a 2-core CPU (docs/performance-notes.md).
 
   Works only before JAX creates its CPU backend, and leaves a flag the user set alone; returns
   whether the flag is now in force. Accelerator hosts are unaffected (sweeps use their devices).

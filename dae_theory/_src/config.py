@@ -72,10 +72,10 @@ class TrainConfig:
     noise_sampler: "box_muller" (the default; ``noise.standard_normal_box_muller``: the two
       words of a Threefry hash → one Box–Muller pair; compiled with 512-bit vectors on CPU
       (``compiler_options``)), "threefry_pairs" (``noise.standard_normal``: both words through
-      √2·erfinv, the law of ``jax.random.normal``; the default up to version 0.1, about 0.8× the
-      training steps/s of "box_muller" on a 2-core CPU) or "jax_normal" (``jax.random.normal``).
+      √2·erfinv, the law of ``jax.random.normal``; slower than "box_muller" on CPU) or
+      "jax_normal" (``jax.random.normal``).
       All are exact float32 N(0, 1) from the same Threefry-2x32 keys; they give different draws
-      (BENCHMARKS.md compares their speed).
+      (BENCHMARKS.md and docs/performance-notes.md compare their speed).
   """
 
   model: str = "relu_dae"
@@ -172,7 +172,7 @@ PRESETS: dict[str, TrainConfig] = {
     "generalizing": TrainConfig(width=100, sigma=0.2, optimizer="adam", learning_rate=1e-4, weight_decay=1e-4,
                                 steps=50_000, batch_size=256, loss_convention="torch", tied_gradient="per_side",
                                 log_every=500),
-    # Settings that reach the closed forms (measured before the package existed). Split columns are exact
+    # Settings that reach the closed forms (docs/findings.md). Split columns are exact
     # alternative minimisers that weight decay cannot break; Adam's size-free steps let the smaller
     # copy random-walk until its ReLU dies, which takes (norm/lr)² steps: lr 1e-2 resolves splits
     # within 10k steps, and the final cosine decay lands the loss within 5 %. Use p > n. Set at

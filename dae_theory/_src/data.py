@@ -333,3 +333,28 @@ def separability(x, labels) -> Separability:
   off = cos[~np.eye(m, dtype=bool)]
   beta = float(off.max()) if off.size else -np.inf
   return Separability(float(alpha_k.max()), beta, alpha_k, cos, uniq)
+
+
+def interleave_by_label(x, labels) -> LabelledSamples:
+  """Rows reordered round-robin over the labels, so that every prefix of K·m rows holds m samples of
+  each of the K labels (a sweep over n = K·m then trains on nested, balanced training sets).
+
+  Within a label the rows keep their order; labels go in increasing order. Every label must occur
+  equally often.
+
+  Args:
+    x: (n, d) samples.
+    labels: (n,) integer labels, K distinct values each occurring n / K times.
+
+  Returns:
+    ``LabelledSamples`` with x (n, d) and labels (n,) as NumPy arrays, reordered.
+  """
+  x = checks.check_array("x", x, ndim=2)
+  labels = checks.check_int_array("labels", labels, minimum=None)
+  checks.check_dim("labels", labels, 0, x.shape[0], "one label per sample")
+  ids, counts = np.unique(labels, return_counts=True)
+  if counts.size and (counts != counts[0]).any():
+    counts_by_label = dict(zip(ids.tolist(), counts.tolist()))
+    raise ValueError(f"labels must occur equally often to interleave, got counts {counts_by_label}")
+  order = np.stack([np.flatnonzero(labels == k) for k in ids], axis=1).ravel()
+  return LabelledSamples(np.asarray(x)[order], labels[order])

@@ -164,8 +164,15 @@ def detection_codes(params: DiffusionParams, samples, key: jax.Array, *, sigma_d
 # ----------------------------------------------------------------------------------------------
 
 
+class DenoiserScores(NamedTuple):
+  """Per-sample scores (m,) from the denoiser's output at σ_det: ‖D(x_t) − x₀‖² and ‖D(x_t) − x_t‖."""
+
+  denoising_error: np.ndarray
+  displacement: np.ndarray
+
+
 def denoiser_scores(denoise: Denoiser, samples, key: jax.Array, *, sigma_det: float = DEFAULT_SIGMA_DET,
-                    num_draws: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                    num_draws: int = 1) -> DenoiserScores:
   """(denoising error, displacement) of each sample at σ_det, each (m,), averaged over draws:
 
       denoising_error = ‖D(x_t, σ_det) − x₀‖²,   displacement = ‖D(x_t, σ_det) − x_t‖,
@@ -189,8 +196,8 @@ def denoiser_scores(denoise: Denoiser, samples, key: jax.Array, *, sigma_det: fl
       raise ValueError(f"denoise must return the samples' shape {tuple(x.shape)}, got {tuple(out.shape)}")
     errors.append(jnp.sum((out - x) ** 2, axis=-1))
     moves.append(jnp.linalg.norm(out - y, axis=-1))
-  return (np.asarray(jnp.mean(jnp.stack(errors), axis=0), np.float64),
-          np.asarray(jnp.mean(jnp.stack(moves), axis=0), np.float64))
+  return DenoiserScores(np.asarray(jnp.mean(jnp.stack(errors), axis=0), np.float64),
+                        np.asarray(jnp.mean(jnp.stack(moves), axis=0), np.float64))
 
 
 def effective_rank(singular_values) -> jax.Array:
@@ -430,7 +437,14 @@ def detection_metrics(scores_positive, scores_negative, *, fpr: float = 0.01, nu
                           float(t_hi), float(fpr), int(pos.size), int(neg.size))
 
 
-def roc_curve(scores_positive, scores_negative) -> tuple[np.ndarray, np.ndarray]:
+class RocCurve(NamedTuple):
+  """An ROC curve: false-positive rates fpr (k,) and true-positive rates tpr (k,), from (0, 0) to (1, 1)."""
+
+  fpr: np.ndarray
+  tpr: np.ndarray
+
+
+def roc_curve(scores_positive, scores_negative) -> RocCurve:
   """(false-positive rates, true-positive rates) of every threshold, from (0, 0) to (1, 1),
   for oriented scores (larger = flagged); ties move both rates at once."""
   pos = _check_scores("scores_positive", scores_positive)
@@ -442,4 +456,4 @@ def roc_curve(scores_positive, scores_negative) -> tuple[np.ndarray, np.ndarray]
   last_of_tie = np.r_[values[1:] != values[:-1], True]
   tp = np.cumsum(is_pos)[last_of_tie]
   fp = np.cumsum(~is_pos)[last_of_tie]
-  return np.r_[0.0, fp / neg.size], np.r_[0.0, tp / pos.size]
+  return RocCurve(np.r_[0.0, fp / neg.size], np.r_[0.0, tp / pos.size])

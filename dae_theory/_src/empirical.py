@@ -30,7 +30,7 @@ from dae_theory._src import checks
 
 HIGHEST = jax.lax.Precision.HIGHEST
 _BLOCK_BUDGET = 2 ** 21  # most entries of the (m, chunk) logit block and of the (chunk, d) data block
-_CPU_CHUNK_ROWS = (1024, 384)  # rows per chunk for m < 512 and m >= 512 queries (CPU; BENCHMARKS.md)
+_CPU_CHUNK_ROWS = (1024, 384)  # rows per chunk for m < 512 and m >= 512 queries (CPU; docs/performance-notes.md)
 
 
 class EmpiricalPosterior(NamedTuple):
@@ -57,10 +57,15 @@ def default_chunk_size(num_queries: int, num_samples: int, dim: int, platform: s
   """Rows of X per streamed chunk.
 
   On CPU: 384 rows for m >= 512 queries, 1024 for fewer (a multiple of 128 keeps the GEMMs aligned;
-  measured 1.1-1.15x faster than 2M-logit chunks at m = 1000, see BENCHMARKS.md). On GPU and TPU,
+  measured 1.1-1.15x faster than 2M-logit chunks at m = 1000, see docs/performance-notes.md). On GPU and TPU,
   where each chunk is a few kernel launches, chunks are as large as the budget allows. Either way
   the (m, chunk) logits and the (chunk, d) data block stay within 2M entries (at least 128 rows).
   """
+  num_queries = checks.check_int("num_queries", num_queries, minimum=0)
+  num_samples = checks.check_int("num_samples", num_samples)
+  dim = checks.check_int("dim", dim)
+  if platform is not None and not isinstance(platform, str):
+    raise ValueError(f"platform must be a backend name such as 'cpu', 'gpu' or 'tpu', or None, got {platform!r}")
   platform = platform or jax.default_backend()
   budget_rows = min(_BLOCK_BUDGET // max(num_queries, 1), _BLOCK_BUDGET // max(dim, 1))
   if platform == "cpu":

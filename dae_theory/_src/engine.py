@@ -348,6 +348,10 @@ def compiler_options(cfg: TrainConfig, platform: str) -> dict | None:
   vectors (1.16× the training steps/s on a 2-core Xeon, the same bits); elsewhere the hint is
   moot. The erfinv sampler gains nothing (0.97×), so it keeps the default width.
   """
+  if not isinstance(cfg, TrainConfig):
+    raise ValueError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+  if not isinstance(platform, str):
+    raise ValueError(f"platform must be a backend name such as 'cpu', 'gpu' or 'tpu', got {platform!r}")
   if platform == "cpu" and cfg.noise_sampler == "box_muller":
     return {"xla_cpu_prefer_vector_width": 512}
   return None

@@ -20,7 +20,7 @@ arrays go through memory on every trip and the uniform → normal map runs as a 
 Unrolled, hash, transform and whatever consumes the noise (y = x + σε) are one fused loop: 1.15×
 the training steps per second on a 2-core CPU with the same bits; Box–Muller gains another
 1.3× there (its programs compiled with 512-bit vectors, ``train.compiler_options``;
-BENCHMARKS.md). Both samplers are written per output value (counter, word and formula from the
+docs/performance-notes.md). Both samplers are written per output value (counter, word and formula from the
 column index), so that XLA emits that one loop and hashes once per value.
 
 Row-prefix property (as for JAX's partitionable keys): ``standard_normal(key, (m, d))`` equals the

@@ -91,7 +91,7 @@ def blend_residual(outputs, train_x, num_samples: int = 3) -> np.ndarray:
   training samples.
 
   A memorising ReLU-DAE (Cor 3.2) computes f(y) = Σ_i r_i² x_i (x_iᵀy)₊ over its stored samples;
-  when several fire, the output blends them and d₁/d₂ misses it (Fashion-MNIST, README).
+  when several fire, the output blends them and d₁/d₂ misses it (Fashion-MNIST; docs/findings.md).
   Compare with the residual of the clean inputs (chance). A zero output scores 1.
 
   Args:
@@ -173,11 +173,11 @@ def classify_regime(memorization, *, memorization_above: float = MEMORIZATION_AB
   for tight clusters, where a mode's leading eigenvector is itself within a few degrees of every
   sample; and f − f_emp distances fail at large n, where f_emp ≈ f_gt (see ``function_distances``).
 
-  Limit (measured, README): a memoriser whose test inputs fire several stored samples outputs a
-  blend of them, not a copy, and is called "generalization" here (Fashion-MNIST with 7 stored
-  images: copy share 0.03–0.15). There, compare the stored columns (``column_report``), the
-  train against test denoising error, and ``blend_residual`` (outputs in the span of a few
-  training samples).
+  Limit (measured on Fashion-MNIST, docs/findings.md): a memoriser whose test inputs fire several
+  stored samples outputs a blend of them, not a copy, and is called "generalization" here
+  (Fashion-MNIST with 7 stored images: copy share 0.03–0.15). There, compare the stored columns
+  (``column_report``), the train against test denoising error, and ``blend_residual`` (outputs in
+  the span of a few training samples).
   """
   if isinstance(memorization, MemorizationReport):
     e = memorization.excess
@@ -262,6 +262,17 @@ class RegimePrediction(NamedTuple):
     blocks_expected: generalization/hybrid only (else None): every eigen_gap ≥ ``EIGEN_GAP_LIMIT``,
       where training reached the per-mode blocks of Cor 3.3 in the measurements of
       docs/finite-noise.md; below it, training found other (gated, lower-loss) solutions.
+    samples_obtuse: Cor 3.2: the distinct samples are pairwise obtuse.
+    width_covers_samples: Cor 3.2: p ≥ the number of distinct samples.
+    decay_below_norms: Cor 3.2: nλ < min ‖x_i‖².
+    num_duplicated: samples that occur more than once (each a rank-one cluster); 0 without labels.
+    means_obtuse: with labels: the cluster means are pairwise obtuse (β < 0); else None.
+    beta: with labels: the largest cosine between cluster means (Definition 3.1's β); else NaN.
+    overfull_clusters: labels of the clusters with n_k ≤ p_k (a block can hold its samples).
+    dead_clusters: labels of the clusters whose top Gram eigenvalue is ≤ nλ (the block is zero).
+    zero_columns: (K',) columns per cluster predicted zero (Gram eigenvalues ≤ nλ, or beyond the
+      cluster's rank); empty where the clusters were not checked.
+    flat_clusters: labels of the clusters whose eigen_gap is below ``EIGEN_GAP_LIMIT``.
   """
 
   regime: str
@@ -274,9 +285,19 @@ class RegimePrediction(NamedTuple):
   scales_ok: bool | None = None
   eigen_gap: np.ndarray = np.zeros(0)
   blocks_expected: bool | None = None
+  samples_obtuse: bool = False
+  width_covers_samples: bool = False
+  decay_below_norms: bool = False
+  num_duplicated: int = 0
+  means_obtuse: bool | None = None
+  beta: float = float("nan")
+  overfull_clusters: tuple = ()
+  dead_clusters: tuple = ()
+  zero_columns: np.ndarray = np.zeros(0, np.int64)
+  flat_clusters: tuple = ()
 
 
-def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule: str = "equal") -> RegimePrediction:
+def predicted_regime(x, labels, sigma, lam: float, width: int, *, rule: str = "equal") -> RegimePrediction:
   """The regime Cor 3.2–3.4 predict for training data X, width p and weight decay λ.
 
   Decision rules (the paper states conditions, not a procedure; ours, in this order):
@@ -305,11 +326,11 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule
 
   Args:
     x: (n, d) training samples (duplicates allowed).
-    width: p.
-    lam: λ (eq. 6).
     labels: (n,) cluster labels, or None (then only rule 1 can apply). Checked first, whatever
       the regime.
     sigma: noise level σ > 0 for the memorization closed forms' accuracy, or None (σ → 0).
+    lam: λ (eq. 6).
+    width: p.
     rule: ``allocate_width`` rule for p_k.
   """
   x = _as_f64("x", x)
@@ -330,8 +351,10 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule
   sq = np.sum(uniq * uniq, axis=1)
   if (sq == 0).any():
     raise ValueError("x has a zero sample: its direction is undefined")
-  mem = memorization_assumptions(uniq, lam, width, sigma=sigma)
-  decay_ok = n * lam < sq.min()
+  mem = memorization_assumptions(uniq, sigma, lam, width)
+  decay_ok = bool(n * lam < sq.min())
+  cor32 = dict(samples_obtuse=bool(mem.pairwise_obtuse), width_covers_samples=bool(mem.width_ok),
+               decay_below_norms=decay_ok)
   if mem.pairwise_obtuse and mem.width_ok and decay_ok:
     reasons = [f"{uniq.shape[0]} distinct samples are pairwise obtuse (max cosine {mem.max_cosine:.3f})",
                f"p = {width} >= {uniq.shape[0]}", f"n·lam = {n * lam:.3g} < min ||x||^2 = {sq.min():.3g}"]
@@ -343,13 +366,14 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule
       reasons.append(f"p - n = {width - uniq.shape[0]}: Adam from random init left a sample unstored in up to 4 of 6 "
                      "seeds at p = n, 2 of 6 at p = n + 1, none at p >= n + 2 (docs/finite-noise.md)")
     return RegimePrediction("memorization", tuple(reasons), np.ones(uniq.shape[0], np.int64),
-                            np.ones(uniq.shape[0], np.int64), sigma, mem.coactive_max, mem.one_unit_ok, mem.scales_ok)
+                            np.ones(uniq.shape[0], np.int64), sigma, mem.coactive_max, mem.one_unit_ok, mem.scales_ok,
+                            **cor32)
   if labels is None:
     fails = [f"samples not pairwise obtuse (max cosine {mem.max_cosine:.3f})"] if not mem.pairwise_obtuse else []
     fails += [f"p = {width} < {uniq.shape[0]} distinct samples"] if not mem.width_ok else []
     fails += [f"n·lam = {n * lam:.3g} >= min ||x||^2"] if not decay_ok else []
     return RegimePrediction(BOUNDARY, tuple(fails + ["no cluster labels: Cor 3.3 cannot be checked"]),
-                            np.zeros(0, np.int64), np.zeros(0, np.int64), sigma)
+                            np.zeros(0, np.int64), np.zeros(0, np.int64), sigma, **cor32)
 
   dup_rows = np.flatnonzero(mult > 1)  # indices into uniq
   m = dup_rows.size
@@ -361,7 +385,7 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule
   reasons, fails = [], []
   if width - m < len(clusters):
     fails.append(f"p = {width} leaves fewer columns than clusters after {m} duplicated samples")
-    return RegimePrediction(BOUNDARY, tuple(fails), np.zeros(0, np.int64), counts, sigma)
+    return RegimePrediction(BOUNDARY, tuple(fails), np.zeros(0, np.int64), counts, sigma, num_duplicated=m, **cor32)
   p_k = allocate_width(width - m, counts[m:], rule=rule) if clusters else np.zeros(0, np.int64)
   widths = np.concatenate([np.ones(m, np.int64), p_k])
   means = np.stack([g.mean(axis=0) for g in groups + clusters])
@@ -371,33 +395,46 @@ def predicted_regime(x, width: int, lam: float, labels=None, *, sigma=None, rule
   (reasons if beta < 0 else fails).append(f"cluster means pairwise obtuse: beta = {beta:.3f}"
                                           + ("" if beta < 0 else " >= 0"))
   gaps = np.ones(len(means))  # duplicated samples: rank one, nothing cut
+  zero_columns = np.zeros(len(means), np.int64)
+  overfull, dead = [], []
   for k, (xk, pk) in enumerate(zip(clusters, p_k)):
     if xk.shape[0] <= pk:
+      overfull.append(_label(cluster_ids[k]))
       fails.append(f"cluster {cluster_ids[k]} has n_k = {xk.shape[0]} <= p_k = {pk}: its block can hold its samples")
       continue
     spectrum = np.sort(np.linalg.eigvalsh(xk.T @ xk))[::-1]
     eig = spectrum[:pk]
     live = int(np.sum(eig > n * lam))
     gaps[m + k] = _eigen_gap(spectrum, live)
+    zero_columns[m + k] = pk - live
     if live == 0:
+      dead.append(_label(cluster_ids[k]))
       fails.append(f"cluster {cluster_ids[k]}: n·lam = {n * lam:.3g} >= its top Gram eigenvalue {eig[0]:.3g}: the block is dead")
     elif live < pk:
       reasons.append(f"cluster {cluster_ids[k]}: {pk - live} of its {pk} columns are predicted zero "
                      f"(Gram eigenvalues <= n·lam = {n * lam:.3g})")
-  if clusters and not any("n_k" in f for f in fails):
+  checked = dict(num_duplicated=m, means_obtuse=bool(beta < 0), beta=float(beta), overfull_clusters=tuple(overfull),
+                 dead_clusters=tuple(dead), zero_columns=zero_columns, **cor32)
+  if clusters and not overfull:
     reasons.append(f"every cluster has n_k > p_k (min n_k/p_k = {min(c.shape[0] / p for c, p in zip(clusters, p_k)):.1f})")
   if fails:
-    return RegimePrediction(BOUNDARY, tuple(fails), widths, counts, sigma)
+    return RegimePrediction(BOUNDARY, tuple(fails), widths, counts, sigma, **checked)
   blocks = bool(np.all(gaps >= EIGEN_GAP_LIMIT))
+  flat = tuple(_label(cluster_ids[k - m]) for k in np.flatnonzero(gaps < EIGEN_GAP_LIMIT))
   if not blocks:
-    flat = [str(cluster_ids[k - m]) for k in np.flatnonzero(gaps < EIGEN_GAP_LIMIT)]
-    reasons.append(f"clusters {', '.join(flat)}: p_k cuts the spectrum where it is flat (relative eigen-gap "
+    reasons.append(f"clusters {', '.join(map(str, flat))}: p_k cuts the spectrum where it is flat (relative eigen-gap "
                    f"{gaps.min():.3g} < {EIGEN_GAP_LIMIT}): training may find gated solutions below the blocks' loss")
   if m:
     reasons.insert(0, f"{m} duplicated samples, each a rank-one cluster with its own column")
-    return RegimePrediction("hybrid", tuple(reasons), widths, counts, sigma, eigen_gap=gaps, blocks_expected=blocks)
+    return RegimePrediction("hybrid", tuple(reasons), widths, counts, sigma, eigen_gap=gaps, blocks_expected=blocks,
+                            flat_clusters=flat, **checked)
   return RegimePrediction("generalization", tuple(reasons), widths, counts, sigma, eigen_gap=gaps,
-                          blocks_expected=blocks)
+                          blocks_expected=blocks, flat_clusters=flat, **checked)
+
+
+def _label(value):
+  """A cluster label as a plain Python int (or the value itself when it is not integral)."""
+  return int(value) if np.issubdtype(np.asarray(value).dtype, np.integer) else value
 
 
 def _eigen_gap(spectrum: np.ndarray, cut: int) -> float:

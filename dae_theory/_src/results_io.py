@@ -140,3 +140,29 @@ def run_parts(out_dir, config: dict, parts, *args) -> None:
       continue
     fn(path, *args)
     print("wrote", path)
+
+
+SIZES = ("fast", "default", "full")
+SIZE_HELP = ("fast: every figure in minutes, for smoke tests; default: the figures and findings in the "
+             "repository (2 CPU cores); full: the authors' step counts and sizes, for accelerator hosts")
+
+
+def experiment_parser(description: str, out: str):
+  """The command line every experiment script shares: ``--out DIR`` and ``--size``.
+
+  Args:
+    description: the script's one-line description.
+    out: the default results folder, e.g. ``"results/steering"``.
+
+  Returns:
+    An ``argparse.ArgumentParser``; scripts add their own options to it. ``--size`` is one of
+    ``SIZES``; a script picks its settings by it and records the size in ``config.json``.
+  """
+  import argparse
+  for name, value in (("description", description), ("out", out)):
+    if not isinstance(value, str) or not value:
+      raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+  parser = argparse.ArgumentParser(description=description)
+  parser.add_argument("--out", default=out, help=f"results folder (default {out}); a rerun resumes")
+  parser.add_argument("--size", default="default", choices=SIZES, help=SIZE_HELP)
+  return parser

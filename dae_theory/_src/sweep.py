@@ -26,12 +26,8 @@ from dae_theory._src import store
 from dae_theory._src.config import TrainConfig
 from dae_theory._src.engine import (check_loop, check_training_data, compiler_options, make_trainer,
                                     python_loop, static_part, train_one)
-from dae_theory._src.grid import grid_specs, make_grid
+from dae_theory._src.grid import Grid, grid_specs, make_grid
 from dae_theory._src.models import Model, get_model
-
-# Counts traces of the sweep programs (a trace precedes every compilation); tests read it.
-TRACE_COUNT = {"sweep": 0}
-
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
@@ -43,7 +39,8 @@ class SweepResult:
     loss_history: (M, steps / log_every).
     log_steps: (steps / log_every,).
     snapshots: parameters (M, S, …) or None.
-    grid: one dict per model: seed, num_samples, sigma, (sigma_min,) lam, learning_rate, width.
+    grid: the models' settings as arrays (``Grid``: seed, num_samples, sigma, (sigma_min,) lam,
+      learning_rate, width); ``grid[i]`` is model i's row as a dict.
     config: the shared ``TrainConfig`` (its sweepable fields are overridden by ``grid``).
     results_dir: where the chunks were written, or None.
     model_def: the ``Model`` trained.
@@ -53,14 +50,14 @@ class SweepResult:
   loss_history: np.ndarray
   log_steps: np.ndarray
   snapshots: object
-  grid: tuple[dict, ...]
+  grid: Grid
   config: TrainConfig
   results_dir: Path | None
   model_def: Model | None = None
 
   def model(self, i: int):
     """Model i's parameters, cut to its own width."""
-    p = int(self.grid[i]["width"])
+    p = int(self.grid.width[i])
     one = jax.tree.map(lambda w: w[i], self.params)
     model = self.model_def or get_model(self.config.model)
     return model.cut_width(one, p) if model.cut_width else one
@@ -71,7 +68,7 @@ VECTORIZE = ("vmap", "map")
 
 def default_vectorize(mesh: Mesh) -> str:
   """"map" on CPU (one model already fills the cores; batched small GEMMs lose to a loop there,
-  see BENCHMARKS.md), "vmap" on GPU/TPU (one small model leaves the chip idle)."""
+  see docs/performance-notes.md), "vmap" on GPU/TPU (one small model leaves the chip idle)."""
   return "map" if mesh.devices.flat[0].platform == "cpu" else "vmap"
 
 
@@ -87,7 +84,6 @@ def _sharded(fn, mesh: Mesh, in_specs, out_specs, vectorize: str, in_axes):
     return jax.lax.map(one, tuple(mapped))
 
   def program(*args):
-    TRACE_COUNT["sweep"] += 1
     return jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=out_specs)(*args)
   return program
 
@@ -197,8 +193,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   if not isinstance(model, Model):
     raise ValueError(f"model must be a Model, got {type(model).__name__}")
   x = check_training_data(x)
-  rows = make_grid(config, x.shape[0], model=model, seeds=seeds, sizes=sizes, sigmas=sigmas, sigma_mins=sigma_mins,
+  grid = make_grid(config, x.shape[0], model=model, seeds=seeds, sizes=sizes, sigmas=sigmas, sigma_mins=sigma_mins,
                    lams=lams, learning_rates=learning_rates, widths=widths)
+  rows = grid.rows()
   if results_dir is not None:
     results_dir = Path(results_dir)
     if results_dir.exists() and not results_dir.is_dir():
@@ -252,4 +249,4 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   if config.snapshot_steps:
     snapshots = store.params_from_arrays(arrays, like, store.SNAPSHOT_PREFIX)
   log_steps = config.log_every * np.arange(1, config.steps // config.log_every + 1)
-  return SweepResult(params, arrays["loss_history"], log_steps, snapshots, tuple(rows), config, results_dir, model)
+  return SweepResult(params, arrays["loss_history"], log_steps, snapshots, grid, config, results_dir, model)

@@ -149,7 +149,7 @@ def coactivation_probabilities(x, sigma=None) -> np.ndarray:
   return p
 
 
-def memorization_assumptions(x, lam, width: int, *, sigma=None) -> MemorizationAssumptions:
+def memorization_assumptions(x, sigma, lam, width: int) -> MemorizationAssumptions:
   """Checks Cor 3.2's assumptions (pairwise-negative cosines, p ≥ n, nλ < min ‖x_i‖²) and, at noise
   level σ, whether its one-active-unit closed forms are accurate.
 
@@ -162,9 +162,9 @@ def memorization_assumptions(x, lam, width: int, *, sigma=None) -> MemorizationA
 
   Args:
     x: (n, d) samples.
+    sigma: noise level σ > 0, or None (σ → 0).
     lam: weight decay λ ≥ 0.
     width: p.
-    sigma: noise level σ > 0, or None (σ → 0).
 
   Returns:
     ``MemorizationAssumptions``.
@@ -269,7 +269,7 @@ def memorization_loss(x, sigma, lam, *, exact: bool = False) -> float:
 
   It neglects ReLU events (the own unit off, another on), whose probability is exponentially small
   in (margin/σ)² but not negligible at moderate margins, and it is always below the exact value
-  where they occur. ``memorization_assumptions(x, lam, p, sigma=σ).one_unit_ok`` says when it is
+  where they occur. ``memorization_assumptions(x, σ, lam, p).one_unit_ok`` says when it is
   within 1 % (expected co-active units per sample ≤ 0.03, measured in docs/finite-noise.md). For
   6 simplex points of norm 2–4 (cos −0.2) at σ = 0.2 another unit fires with probability up to
   ≈ 2 % and the exact loss is 1.3 % above the closed form (tests/test_theory.py); for 8
@@ -423,7 +423,20 @@ def cluster_solution(x_k, n_total: int, sigma, lam, width: int) -> ClusterSoluti
   return ClusterSolution(evecs, evals, shrink, a @ o.T)
 
 
-def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "equal") -> tuple[np.ndarray, np.ndarray]:
+class ClosedFormWeights(NamedTuple):
+  """Weights of a closed-form solution and what each column serves.
+
+  Attributes:
+    w: (d, p) the columns (tied W = W1 = W2).
+    column_labels: (p,) int: the cluster (or, for ``hybrid_weights``' stored columns, the label of the
+      duplicated sample) each column belongs to; −1 for zero columns.
+  """
+
+  w: np.ndarray
+  column_labels: np.ndarray
+
+
+def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "equal") -> ClosedFormWeights:
   """W_gen = (W_{X_1} … W_{X_K}) of Thm 3.1 / Cor 3.3, padded with zero columns to width p.
 
   Args:
@@ -433,7 +446,8 @@ def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "eq
     rule: "equal" or "proportional".
 
   Returns:
-    (weights (d, p), column_cluster (p,) int: the cluster of each column, −1 for zero columns).
+    ``ClosedFormWeights``: w (d, p) and column_labels (p,) (the cluster of each column, −1 for zero
+    columns).
   """
   x = _as_f64("x", x)
   labels = _check_labels(labels, x.shape[0])
@@ -450,7 +464,7 @@ def generalization_weights(x, labels, sigma, lam, width: int, *, rule: str = "eq
     owner += [int(i)] * sol.weights.shape[1]
   w = np.concatenate(cols, axis=1) if cols else np.zeros((x.shape[1], 0))
   pad = width - w.shape[1]
-  return np.concatenate([w, np.zeros((x.shape[1], pad))], axis=1), np.asarray(owner + [-1] * pad)
+  return ClosedFormWeights(np.concatenate([w, np.zeros((x.shape[1], pad))], axis=1), np.asarray(owner + [-1] * pad))
 
 
 def shrunk_linear_map(second_moment, sigma, lam_over_rho, rank: int) -> np.ndarray:
@@ -558,7 +572,7 @@ def cor33_bound_as_printed(mixture: GaussianMixture, sigma, widths: Sequence[int
 # ----------------------------------------------------------------------------------------------
 
 
-def hybrid_weights(x, labels, is_duplicate, sigma, lam, width: int, *, rule: str = "equal") -> tuple[np.ndarray, np.ndarray]:
+def hybrid_weights(x, labels, is_duplicate, sigma, lam, width: int, *, rule: str = "equal") -> ClosedFormWeights:
   """Cor 3.4: a memorising column r_ℓ x_ℓ per duplicated sample plus Thm 3.1 blocks for the rest.
 
   A duplicated cluster (c copies of x_ℓ) is rank one: its block is the single column with
@@ -594,4 +608,4 @@ def hybrid_weights(x, labels, is_duplicate, sigma, lam, width: int, *, rule: str
   w_rest, own_rest = generalization_weights(x[rest], labels[rest], sigma, lam * n / max(rest.sum(), 1),
                                             width - sum(c.shape[1] for c in cols), rule=rule)
   w = np.concatenate(cols + [w_rest], axis=1)
-  return w, np.concatenate([np.asarray(owner, int), own_rest])
+  return ClosedFormWeights(w, np.concatenate([np.asarray(owner, int), own_rest]))
