@@ -17,3 +17,9 @@ def x64():
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(items):
+  """The longest test, make figures SIZE=fast, goes first: with one pytest-xdist worker per core it
+  then runs beside the rest of the suite instead of after it."""
+  items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_figures_fast.py")

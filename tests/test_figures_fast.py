@@ -45,12 +45,15 @@ def test_make_figures_fast_draws_every_figure_from_finite_results(tmp_path):
   npz_files, json_files = sorted(results.rglob("*.npz")), sorted(results.rglob("*.json"))
   assert len(npz_files) >= 10 and len(json_files) >= 9, (len(npz_files), len(json_files))
   for path in npz_files:
+    finite = 0
     with np.load(path) as arrays:
       for key in arrays.files:
         a = arrays[key]
         if np.issubdtype(a.dtype, np.floating) and a.size:
+          # NaN marks a measure that does not apply (e.g. the mixture log-likelihood of images); inf never.
           assert not np.isinf(a).any(), f"{path.relative_to(results)}[{key}] has an infinite entry"
-          assert np.isfinite(a).any(), f"{path.relative_to(results)}[{key}] has no finite entry"
+          finite += int(np.isfinite(a).sum())
+    assert finite, f"{path.relative_to(results)} holds no finite number"
   for path in json_files:
     values = list(_floats(json.loads(path.read_text())))
     bad = [v for v in values if not math.isfinite(v)]
