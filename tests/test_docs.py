@@ -491,6 +491,9 @@ def test_the_docs_link_only_to_files_and_headings_in_the_repository():
 
 
 def test_the_python_blocks_of_the_guide_and_the_paper_notes_compile():
+  blocks = 0
   for name in ("guide.md", "paper.md"):
     for i, code in enumerate(re.findall(r"```python\n(.*?)```", (ROOT / "docs" / name).read_text(), re.S)):
-      compile(code, f"docs/{name} block {i}", "exec")
+      assert compile(code, f"docs/{name} block {i}", "exec") is not None  # a SyntaxError names the block
+      blocks += 1
+  assert blocks >= 1, "expected python examples in docs/guide.md or docs/paper.md"
