@@ -362,14 +362,6 @@ def run_summary(path: Path, settings: dict):
       flat_cut_gated_where_not_expected=[sum(c["gated"] for c in not_expected), sum(c["seeds"] for c in not_expected)]))
 
 
-def _timed(fn):
-  def run(path, settings):
-    start, cpu = time.time(), time.process_time()
-    fn(path, settings)
-    print(f"  {path.name}: {time.time() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU", flush=True)
-  return run
-
-
 def main():
   args = dt.experiment_parser(__doc__.splitlines()[0], "results/finite_noise").parse_args()
   settings = SETTINGS[args.size]
@@ -377,9 +369,9 @@ def main():
   config = dict(settings, size=args.size, specific=(SPECIFIC_ON, SPECIFIC_OFF), gram_tolerance=GRAM_TOLERANCE,
                 store=(STORE_COSINE, STORE_NORM), coactive_limit=dt.COACTIVE_LIMIT,
                 weighted_coactive_limit=dt.WEIGHTED_COACTIVE_LIMIT, eigen_gap_limit=dt.EIGEN_GAP_LIMIT)
-  run_parts(args.out, config, [("closed_forms.json", _timed(run_closed_forms)),
-                               ("memorization.json", _timed(run_memorization)),
-                               ("flat_cut.json", _timed(run_flat_cut)), ("summary.json", run_summary)], settings)
+  run_parts(args.out, config, [("closed_forms.json", run_closed_forms),
+                               ("memorization.json", run_memorization),
+                               ("flat_cut.json", run_flat_cut), ("summary.json", run_summary)], settings)
   print(f"done in {time.time() - start:.0f} s")
 
 

@@ -274,22 +274,14 @@ def run_summary(path: Path, size: str):
   dt.save_json(path, summary)
 
 
-def _timed(fn):
-  def run(path, size):
-    start, cpu = time.time(), time.process_time()
-    fn(path, size)
-    print(f"  {path.name}: {time.time() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU", flush=True)
-  return run
-
-
 def main():
   parser = dt.experiment_parser(__doc__.splitlines()[0], "results/hybrid_regime")
   args = parser.parse_args()
   start = time.time()
   config = dict(size=args.size, data=DATA, train=TRAIN, by_size=BY_SIZE[args.size], width=width(), fires=FIRES,
                 preset=train_config(args.size).__dict__, version=dt.__version__, jax=jax.__version__)
-  dt.run_parts(args.out, config, [("models.npz", _timed(run_models)), ("analysis.npz", _timed(run_analysis)),
-                                  ("summary.json", _timed(run_summary))], args.size)
+  dt.run_parts(args.out, config, [("models.npz", run_models), ("analysis.npz", run_analysis),
+                                  ("summary.json", run_summary)], args.size)
   s = dt.load_json(Path(args.out) / "summary.json")
   print(f"duplicates: min cosine {s['duplicate_cosine_min']:.4f}, norm / r‖x‖ in {s['duplicate_norm_ratio_range']}; "
         f"blocks: Gram error ≤ {s['block_gram_error_max']:.3f}; W: Gram error {np.round(s['gram_error'], 3)}, "

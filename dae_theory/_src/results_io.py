@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,9 @@ def run_parts(out_dir, config: dict, parts, *args) -> None:
     if path.exists():
       print(f"{path} exists; skipped (delete it to recompute)")
       continue
+    start, cpu = time.time(), time.process_time()
     fn(path, *args)
-    print("wrote", path)
+    print(f"wrote {path} ({time.time() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU)", flush=True)
 
 
 SIZES = ("fast", "default", "full")
