@@ -29,7 +29,7 @@ install: $(STAMP) data
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,data]'
+	$(PY) -m pip install --quiet -e '.[test,data,adapters]'
 	touch $(STAMP)
 
 # Fashion-MNIST comes from Debian's offline package; nothing is downloaded at run time.
@@ -56,42 +56,57 @@ test-fast: install
 
 # Tables and findings are written into $(DOCS): docs/ at the default size, a copy under
 # $(RESULTS)/docs at the others (so a smoke run never rewrites the committed findings).
+# Experiments run $(JOBS) at a time (most of their time is one thread: compiling, small ops);
+# each prints its log when it finishes. The longest go first.
+JOBS ?= 2
+EXPERIMENTS := diffusion_fashion_mnist diffusion_transition fashion_mnist_regimes memorization_detection \
+  finite_noise regime_transition regimes_on_synthetic_data denoisers_on_mixture hybrid_regime \
+  fashion_mnist_separability
+
 figures: install
 	@case "$(SIZE)" in fast|default|full) ;; \
 	  *) echo "SIZE must be fast, default or full, got '$(SIZE)'" >&2; exit 2;; esac
 	@if [ "$(DOCS)" != docs ]; then mkdir -p $(DOCS) && cp docs/*.md $(DOCS)/; fi
-	$(call experiment,denoisers_on_mixture)
-	$(call plot,denoisers_on_mixture)
-	$(call experiment,regimes_on_synthetic_data)
-	$(call plot,regimes_on_synthetic_data)
-	$(call experiment,hybrid_regime)
-	$(call plot,hybrid_regime)
-	$(call experiment,regime_transition)
-	$(call plot,regime_transition)
-	$(call experiment,fashion_mnist_regimes)
-	$(call plot,fashion_mnist_regimes)
-	$(call experiment,diffusion_fashion_mnist)
-	$(call plot,diffusion_fashion_mnist)
+	@$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target $(addprefix figure-,$(EXPERIMENTS)) \
+	  SIZE=$(SIZE) RESULTS=$(RESULTS) FIGURES=$(FIGURES) DOCS=$(DOCS)
+	$(PY) experiments/write_findings.py --results $(RESULTS) --keep-sources $(DOCS)/results
+
+# One experiment and its figure (make figure-<name>; figures runs them all).
+PLAIN := diffusion_fashion_mnist fashion_mnist_regimes regime_transition regimes_on_synthetic_data \
+  denoisers_on_mixture hybrid_regime
+$(addprefix figure-,$(PLAIN)): figure-%:
+	$(call experiment,$*)
+	$(call plot,$*)
+
+figure-diffusion_transition: figure-diffusion_fashion_mnist
 	$(call experiment,diffusion_transition)
 	$(call plot,diffusion_transition)
 	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc $(DOCS)/diffusion.md \
 	  --keep-sources $(DOCS)/results
+
+figure-finite_noise:
 	$(call experiment,finite_noise)
 	$(call plot,finite_noise)
 	mkdir -p $(DOCS)/results/finite_noise && cp $(RESULTS)/finite_noise/*.json $(DOCS)/results/finite_noise/
+
+# It reuses the generalising model of diffusion_fashion_mnist when that is the same model.
+figure-memorization_detection: figure-diffusion_fashion_mnist
 	$(call experiment,memorization_detection)
 	$(call plot,memorization_detection)
 	$(PY) experiments/write_detection_tables.py --results $(RESULTS) --doc $(DOCS)/detection-and-steering.md \
 	  --keep-sources $(DOCS)/results
+
+figure-fashion_mnist_separability:
 	$(call experiment,fashion_mnist_separability)
-	$(PY) experiments/write_findings.py --results $(RESULTS) --keep-sources $(DOCS)/results
+
+.PHONY: $(addprefix figure-,$(EXPERIMENTS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
 # Speed and memory against baselines measured in the same run: benchmarks/results.json, BENCHMARKS.md.
 bench: install
-	$(PY) -m pip install --quiet -e '.[test,data,bench]'
+	$(PY) -m pip install --quiet -e '.[test,data,adapters,bench]'
 	$(PY) benchmarks/bench.py
 
 # The GPU/TPU rows only (sized for minutes; not yet timed on an accelerator): benchmarks/results-accelerator.json and the accelerator table of

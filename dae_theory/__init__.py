@@ -191,6 +191,24 @@ from dae_theory._src.engine import (
     train_model,
 )
 from dae_theory._src.models import RELU_DAE, RELU_DIFFUSION, Model, get_model
+from dae_theory._src.activations import (
+    ACTIVATION_LAYOUTS,
+    POOLINGS,
+    activation_scores,
+    layer_detection,
+    layers_detection,
+    pool_activations,
+)
+from dae_theory._src.deep import (
+    SIGMA_LAWS,
+    DeepMLPConfig,
+    UNetConfig,
+    deep_denoiser,
+    deep_mlp_model,
+    edm_coefficients,
+    layer_activations,
+    unet_model,
+)
 
 __version__ = "0.4.0"
 
@@ -204,7 +222,9 @@ __all__ = [
     "load_fashion_mnist", "load_digits", "fashion_mnist_available", "ImageData", "FASHION_MNIST_CLASSES",
     "TrainConfig", "TrainResult", "PRESETS", "NOISE_SAMPLERS", "preset", "make_optimizer", "compiler_options",
     "train", "train_model", "make_trainer", "Trainer", "TrainState", "ModelSpec", "model_spec", "Model",
-    "RELU_DAE", "RELU_DIFFUSION", "get_model", "save_json", "load_json", "save_npz", "load_npz", "run_parts",
+    "RELU_DAE", "RELU_DIFFUSION", "get_model", "DeepMLPConfig", "UNetConfig", "SIGMA_LAWS", "deep_mlp_model",
+    "unet_model", "deep_denoiser", "layer_activations", "edm_coefficients", "pool_activations",
+    "activation_scores", "layer_detection", "layers_detection", "ACTIVATION_LAYOUTS", "POOLINGS", "save_json", "load_json", "save_npz", "load_npz", "run_parts",
     "SIZES", "experiment_parser", "DamagedChunkWarning", "ResultsWriteError", "population_loss",
     "population_error", "hidden_moments", "HiddenMoments", "minimize_population_loss", "PopulationMinimum",
     "closed_form_gap", "ClosedFormGap", "coactivation_probabilities", "COACTIVE_LIMIT",

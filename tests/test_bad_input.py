@@ -65,6 +65,8 @@ def _fixtures() -> SimpleNamespace:
   f.sigmas = dt.geometric_sigmas(1.0, 0.1, 3)
   f.identity = lambda x, s: x
   f.window = dt.steering_window(f.sigmas, 0, 2)
+  f.mlp = dt.DeepMLPConfig(depth=2, time_hidden=4)
+  f.mlp_params = dt.deep_mlp_model(f.mlp).init(f.key, 4, 3, f.cfg, jnp.float32)
   return f
 
 
@@ -457,6 +459,7 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("num 1", lambda f: dt.geometric_sigmas(1.0, 0.1, 1), "num"),
         Bad("dtype not floating", lambda f: dt.geometric_sigmas(1.0, 0.1, 5, dtype=jnp.int32), "dtype")],
     "sample": [
+        Bad("loop unknown", lambda f: dt.sample(f.identity, f.key, (2, 4), f.sigmas, loop="while"), "loop"),
         Bad("denoise not callable", lambda f: dt.sample(5, f.key, (2, 4), f.sigmas), "denoise"),
         Bad("key an int", lambda f: dt.sample(f.identity, 0, (2, 4), f.sigmas), "key"),
         Bad("shape (0, 4)", lambda f: dt.sample(f.identity, f.key, (0, 4), f.sigmas), "shape"),
@@ -804,6 +807,47 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("reference of another shape", lambda f: dt.per_mode_relative_error(f.x, f.x[:3], f.labels), "reference"),
         Bad("labels of another length", lambda f: dt.per_mode_relative_error(f.x, f.x, f.labels[:5]), "labels"),
         Bad("outputs NaN", lambda f: dt.per_mode_relative_error(f.x_nan, f.x, f.labels), "outputs")],
+    # ---------------------------------------------------------------- activations.py
+    "pool_activations": [
+        Bad("activations NaN", lambda f: dt.pool_activations(f.x_nan, layout="NC"), "activations"),
+        Bad("activations rank 2 for NCHW", lambda f: dt.pool_activations(f.x, layout="NCHW"), "activations"),
+        Bad("activations empty", lambda f: dt.pool_activations(f.x[:0], layout="NC"), "activations"),
+        Bad("layout unknown", lambda f: dt.pool_activations(f.x, layout="CHW"), "layout"),
+        Bad("pooling unknown", lambda f: dt.pool_activations(f.x, layout="NC", pooling="sum"), "pooling")],
+    "activation_scores": [
+        Bad("activations NaN", lambda f: dt.activation_scores(f.x_nan, layout="NC"), "activations"),
+        Bad("activations no channels", lambda f: dt.activation_scores(f.x[:, :0], layout="NC"), "activations"),
+        Bad("score unknown", lambda f: dt.activation_scores(f.x, layout="NC", scores=("entropy",)), "scores")],
+    "layer_detection": [
+        Bad("one memorized sample", lambda f: dt.layer_detection(f.x[:1], f.x, layout="NC"), "memorized"),
+        Bad("generalized NaN", lambda f: dt.layer_detection(f.x, f.x_nan, layout="NC"), "generalized"),
+        Bad("generalized of other units", lambda f: dt.layer_detection(f.x, f.x[:, :3], layout="NC"), "generalized"),
+        Bad("fpr 1", lambda f: dt.layer_detection(f.x, f.x, layout="NC", fpr=1.0), "fpr"),
+        Bad("seed < 0", lambda f: dt.layer_detection(f.x, f.x, layout="NC", seed=-1), "seed")],
+    "layers_detection": [
+        Bad("memorized not a dict", lambda f: dt.layers_detection(f.x, {"a": f.x}, layout="NC"), "memorized"),
+        Bad("a layer only in memorized", lambda f: dt.layers_detection({"a": f.x}, {}, layout="NC"), "memorized"),
+        Bad("layout unknown", lambda f: dt.layers_detection({"a": f.x}, {"a": f.x}, layout="CHW"), "layout")],
+    # ---------------------------------------------------------------- deep.py
+    "deep_mlp_model": [
+        Bad("arch a dict", lambda f: dt.deep_mlp_model({"depth": 2}), "arch"),
+        Bad("arch a UNetConfig", lambda f: dt.deep_mlp_model(dt.UNetConfig()), "arch")],
+    "unet_model": [
+        Bad("arch a DeepMLPConfig", lambda f: dt.unet_model(f.mlp), "arch")],
+    "deep_denoiser": [
+        Bad("arch a string", lambda f: dt.deep_denoiser("unet", f.mlp_params), "arch"),
+        Bad("params of another model", lambda f: dt.deep_denoiser(dt.UNetConfig(), f.mlp_params), "params"),
+        Bad("params a DiffusionParams", lambda f: dt.deep_denoiser(f.mlp, f.dparams), "params")],
+    "layer_activations": [
+        Bad("y rank 1", lambda f: dt.layer_activations(f.mlp, f.mlp_params, f.y[0], 0.1), "y"),
+        Bad("y of another d", lambda f: dt.layer_activations(f.mlp, f.mlp_params, f.y[:, :3], 0.1), "y"),
+        Bad("y NaN", lambda f: dt.layer_activations(f.mlp, f.mlp_params, f.y_nan, 0.1), "y"),
+        Bad("sigma 0", lambda f: dt.layer_activations(f.mlp, f.mlp_params, f.y, 0.0), "sigma"),
+        Bad("a layer it does not have", lambda f: dt.layer_activations(f.mlp, f.mlp_params, f.y, 0.1,
+                                                                       layers=("layer3",)), "layers")],
+    "edm_coefficients": [
+        Bad("sigma 0", lambda f: dt.edm_coefficients(0.0), "sigma"),
+        Bad("sigma_data < 0", lambda f: dt.edm_coefficients(0.5, -1.0), "sigma_data")],
 }
 
 # Public callables without rows, each with the reason bad input makes no sense for it. Empty today:

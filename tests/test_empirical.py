@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,13 +38,18 @@ def shared_weight_data(rng, n=400, d=6, m=30, sigma=1.0):
 def test_float64_matches_reference_where_weights_are_shared(x64, rng):
   y, x, sigma = shared_weight_data(rng)
   f_ref, logz_ref, ent_ref, _ = reference(y, x, sigma)
-  assert ent_ref.mean() > np.log(10)  # the softmax is far from one-hot here
+  # the softmax is far from one-hot here
+  assert ent_ref.mean() > np.log(10), f"mean posterior entropy must exceed log 10, got {ent_ref.mean():.3g}"
   for center in (True, False):
     for chunk in (None, 1, 37, 400):
       post = dt.empirical_posterior(y, x, sigma, center=center, chunk_size=chunk)
-      np.testing.assert_allclose(post.denoised, f_ref, rtol=1e-10, atol=1e-12)
-      np.testing.assert_allclose(post.log_normalizer, logz_ref, rtol=1e-10)
-      np.testing.assert_allclose(post.entropy, ent_ref, rtol=1e-10)
+      where = f"center={center}, chunk_size={chunk}"
+      np.testing.assert_allclose(post.denoised, f_ref, rtol=1e-10, atol=1e-12,
+                                 err_msg=f"f_emp must match the float64 reference ({where})")
+      np.testing.assert_allclose(post.log_normalizer, logz_ref, rtol=1e-10,
+                                 err_msg=f"log Z must match the float64 reference ({where})")
+      np.testing.assert_allclose(post.entropy, ent_ref, rtol=1e-10,
+                                 err_msg=f"posterior entropy must match the float64 reference ({where})")
 
 
 def test_top_k_matches_reference(x64, rng):
@@ -51,8 +57,9 @@ def test_top_k_matches_reference(x64, rng):
   _, _, _, p = reference(y, x, sigma)
   post = dt.empirical_posterior(y, x, sigma, top_k=5, chunk_size=64)
   order = np.argsort(-p, axis=1)[:, :5]
-  np.testing.assert_array_equal(post.top_indices, order)
-  np.testing.assert_allclose(post.top_weights, np.take_along_axis(p, order, 1), rtol=1e-10)
+  np.testing.assert_array_equal(post.top_indices, order, err_msg="top_indices must be the 5 largest posterior weights")
+  np.testing.assert_allclose(post.top_weights, np.take_along_axis(p, order, 1), rtol=1e-10,
+                             err_msg="top_weights must be the reference posterior weights at top_indices")
 
 
 def test_weights_mask_and_duplication(x64, rng):
@@ -60,25 +67,30 @@ def test_weights_mask_and_duplication(x64, rng):
   mask = np.zeros(120)
   mask[:50] = 1
   np.testing.assert_allclose(dt.empirical_denoiser(y, x, sigma, weights=mask, chunk_size=33),
-                             dt.empirical_denoiser(y, x[:50], sigma), rtol=1e-12)
+                             dt.empirical_denoiser(y, x[:50], sigma), rtol=1e-12,
+                             err_msg="a 0/1 weight mask must equal restricting x to the masked samples")
   # An integer weight c is the same as c copies of that sample.
   counts = rng.integers(1, 4, size=120)
   np.testing.assert_allclose(dt.empirical_denoiser(y, x, sigma, weights=counts.astype(float)),
-                             dt.empirical_denoiser(y, np.repeat(x, counts, axis=0), sigma), rtol=1e-10)
+                             dt.empirical_denoiser(y, np.repeat(x, counts, axis=0), sigma), rtol=1e-10,
+                             err_msg="an integer weight c must equal c copies of the sample")
   f_ref, *_ = reference(y, x, sigma, weights=counts.astype(float))
   np.testing.assert_allclose(dt.empirical_denoiser(y, x, sigma, weights=counts.astype(float), chunk_size=16),
-                             f_ref, rtol=1e-10)
+                             f_ref, rtol=1e-10, err_msg="weighted, chunked f_emp must match the float64 reference")
 
 
 def test_small_sigma_gives_nearest_sample_and_large_sigma_the_mean(rng):
   x = rng.normal(size=(200, 16)).astype(np.float32)
   y = x[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
   nearest = x[np.argmin(((y[:, None] - x[None]) ** 2).sum(-1), axis=1)]
-  np.testing.assert_allclose(dt.empirical_denoiser(y, x, 1e-3), nearest, atol=1e-6)
-  np.testing.assert_allclose(dt.empirical_denoiser(y, x, 1e3), np.broadcast_to(x.mean(0), y.shape), atol=1e-4)
+  np.testing.assert_allclose(dt.empirical_denoiser(y, x, 1e-3), nearest, atol=1e-6,
+                             err_msg="at sigma = 1e-3 f_emp must be the nearest training sample")
+  np.testing.assert_allclose(dt.empirical_denoiser(y, x, 1e3), np.broadcast_to(x.mean(0), y.shape), atol=1e-4,
+                             err_msg="at sigma = 1e3 f_emp must be the sample mean")
   w = rng.uniform(size=200).astype(np.float32)
   np.testing.assert_allclose(dt.empirical_denoiser(y, x, 1e3, weights=w),
-                             np.broadcast_to(w @ x / w.sum(), y.shape), atol=1e-4)
+                             np.broadcast_to(w @ x / w.sum(), y.shape), atol=1e-4,
+                             err_msg="at sigma = 1e3 weighted f_emp must be the weighted sample mean")
 
 
 @pytest.mark.parametrize("d", [2, 784, 3072])
@@ -87,11 +99,14 @@ def test_finite_over_sigma_and_dimension(rng, d, sigma):
   x = rng.uniform(-1, 1, size=(64, d)).astype(np.float32)
   y = rng.uniform(-1, 1, size=(5, d)).astype(np.float32)
   post = dt.empirical_posterior(y, x, sigma, chunk_size=24, top_k=2)
-  for field in (post.denoised, post.log_normalizer, post.entropy, post.top_weights):
-    assert np.isfinite(np.asarray(field)).all()
-  assert (np.asarray(post.entropy) >= -1e-4).all() and (np.asarray(post.entropy) <= np.log(64) + 1e-4).all()
+  chex.assert_tree_all_finite((post.denoised, post.log_normalizer, post.entropy, post.top_weights))
+  ent = np.asarray(post.entropy)
+  assert (ent >= -1e-4).all() and (ent <= np.log(64) + 1e-4).all(), (
+      f"entropy must lie in [0, log 64 = {np.log(64):.4f}] (slack 1e-4), got [{ent.min():.6g}, {ent.max():.6g}]")
   # f_emp lies in the convex hull of the samples: inside the data's bounding box.
-  assert np.asarray(post.denoised).max() <= 1 + 1e-5 and np.asarray(post.denoised).min() >= -1 - 1e-5
+  den = np.asarray(post.denoised)
+  assert den.max() <= 1 + 1e-5 and den.min() >= -1 - 1e-5, (
+      f"f_emp must lie in the data's box [-1, 1] (slack 1e-5), got [{den.min():.8g}, {den.max():.8g}]")
 
 
 def test_float32_error_within_the_logit_conditioning_bound(rng):
@@ -107,7 +122,7 @@ def test_float32_error_within_the_logit_conditioning_bound(rng):
       err = np.linalg.norm(f32 - f_ref, axis=1) / np.linalg.norm(f_ref - c, axis=1)
       bound = EPS32 * (((y - c) ** 2).sum(1) + ((x - c) ** 2).sum(1).max()) / (2 * sigma ** 2)
       worst = max(worst, float((err / (2 * bound + 20 * EPS32)).max()))
-  assert worst <= 1.0, worst
+  assert worst <= 1.0, f"float32 error must be within the logit-conditioning bound (ratio <= 1), got ratio {worst:.3g}"
 
 
 def test_centring_lowers_float32_error_far_from_the_origin(rng):
@@ -117,7 +132,8 @@ def test_centring_lowers_float32_error_far_from_the_origin(rng):
   f_ref, *_ = reference(y, x, sigma)
   errs = [np.abs(np.asarray(dt.empirical_denoiser(y.astype(np.float32), x.astype(np.float32), sigma,
                                                   center=c), np.float64) - f_ref).max() for c in (True, False)]
-  assert errs[0] * 10 < errs[1], errs
+  assert errs[0] * 10 < errs[1], (
+      f"centring must cut the float32 error more than 10-fold, got {errs[0]:.3g} centred vs {errs[1]:.3g} not")
 
 
 @settings(max_examples=25, deadline=None)
@@ -131,20 +147,23 @@ def test_chunked_equals_reference_hypothesis(m, n, d, chunk, log_sigma, seed):
   with jax.enable_x64(True):
     f_ref, logz, ent, _ = reference(y, x, sigma)
     post = dt.empirical_posterior(y, x, sigma, chunk_size=chunk)
-    np.testing.assert_allclose(post.denoised, f_ref, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(post.log_normalizer, logz, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(post.entropy, ent, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(post.denoised, f_ref, rtol=1e-9, atol=1e-9,
+                               err_msg="chunked f_emp must match the float64 reference")
+    np.testing.assert_allclose(post.log_normalizer, logz, rtol=1e-9, atol=1e-9,
+                               err_msg="chunked log Z must match the float64 reference")
+    np.testing.assert_allclose(post.entropy, ent, rtol=1e-7, atol=1e-7,
+                               err_msg="chunked entropy must match the float64 reference")
 
 
 def test_single_query_shape_and_jit(rng):
   x = jnp.asarray(rng.normal(size=(50, 3)), jnp.float32)
   y = x[0] + 0.1
   out = dt.empirical_denoiser(y, x, 0.3)
-  assert out.shape == (3,)
+  chex.assert_shape(out, (3,))
   jitted = jax.jit(lambda y, s: dt.empirical_denoiser(y, x, s))
-  np.testing.assert_allclose(jitted(y, 0.3), out, rtol=1e-6)
+  np.testing.assert_allclose(jitted(y, 0.3), out, rtol=1e-6, err_msg="jit must not change f_emp")
   batched = dt.empirical_denoiser(jnp.stack([y, y + 1]), x, 0.3)
-  np.testing.assert_allclose(batched[0], out, rtol=1e-6)
+  np.testing.assert_allclose(batched[0], out, rtol=1e-6, err_msg="row 0 of a batch must equal the single query")
 
 
 def test_large_n_streams_through_chunks(rng):
@@ -153,7 +172,7 @@ def test_large_n_streams_through_chunks(rng):
   y = np.array([[0.5, -0.2, 0.1, 0.0]], np.float32)
   got = np.asarray(dt.empirical_denoiser(y, x, 0.3, chunk_size=65536))
   f_ref, *_ = reference(y.astype(np.float64), x.astype(np.float64), 0.3)
-  np.testing.assert_allclose(got, f_ref, atol=2e-5)
+  np.testing.assert_allclose(got, f_ref, atol=2e-5, err_msg="chunked f_emp over 10^6 samples must match float64")
 
 
 @pytest.mark.parametrize("kwargs, match", [

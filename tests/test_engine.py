@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -77,11 +78,12 @@ def test_the_python_loop_gives_the_numbers_of_the_compiled_scan(reference):
               dt.preset("diffusion_memorizing_cpu", width=6, time_hidden=8, steps=120, log_every=40)):
     scan = dt.train(x, cfg, seed=2, loop="scan")
     loop = dt.train(x, cfg, seed=2, loop="python")
-    for a, b in zip(jax.tree.leaves(scan.params), jax.tree.leaves(loop.params)):
-      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=f"{cfg.model}: python loop vs scan")
-    np.testing.assert_allclose(scan.loss_history, loop.loss_history, rtol=1e-5)
+    chex.assert_trees_all_close(scan.params, loop.params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scan.loss_history, loop.loss_history, rtol=1e-5,
+                               err_msg=f"{cfg.model}: python loop vs scan, loss history")
     if cfg.snapshot_steps:
-      np.testing.assert_allclose(scan.snapshots.w1, loop.snapshots.w1, rtol=1e-5, atol=1e-6)
+      np.testing.assert_allclose(scan.snapshots.w1, loop.snapshots.w1, rtol=1e-5, atol=1e-6,
+                                 err_msg=f"{cfg.model}: python loop vs scan, snapshots")
 
 
 def test_a_python_loop_sweep_equals_the_scan_sweep_snapshots_and_chunks_included():
@@ -91,10 +93,13 @@ def test_a_python_loop_sweep_equals_the_scan_sweep_snapshots_and_chunks_included
   kw = dict(seeds=(0, 1, 2), widths=(3, 4), models_per_chunk=4)
   scan = dt.train_sweep(x, cfg, loop="scan", **kw)
   loop = dt.train_sweep(x, cfg, loop="python", **kw)
-  assert loop.snapshots.w1.shape == scan.snapshots.w1.shape == (6, 3, 6, 4)
-  np.testing.assert_allclose(loop.snapshots.w1, scan.snapshots.w1, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(loop.params.w1, scan.params.w1, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(loop.loss_history, scan.loss_history, rtol=1e-5)
+  chex.assert_shape([loop.snapshots.w1, scan.snapshots.w1], (6, 3, 6, 4))
+  np.testing.assert_allclose(loop.snapshots.w1, scan.snapshots.w1, rtol=1e-5, atol=1e-6,
+                             err_msg="python-loop sweep vs scan sweep: snapshots")
+  np.testing.assert_allclose(loop.params.w1, scan.params.w1, rtol=1e-5, atol=1e-6,
+                             err_msg="python-loop sweep vs scan sweep: final weights")
+  np.testing.assert_allclose(loop.loss_history, scan.loss_history, rtol=1e-5,
+                             err_msg="python-loop sweep vs scan sweep: loss history")
 
 
 def test_the_model_key_is_none_of_the_batch_and_noise_keys():
@@ -103,8 +108,10 @@ def test_the_model_key_is_none_of_the_batch_and_noise_keys():
   k_batch, noise_keys, k_model = step_keys(jax.random.key(3), 17, cfg)
   data = lambda k: np.asarray(jax.random.key_data(k)).ravel().tolist()
   others = [data(k_batch)] + [data(k) for k in noise_keys] + [data(k) for k in jax.random.split(k_model)]
-  assert data(k_model) not in others[:3]
-  assert not set(map(tuple, others[3:])) & set(map(tuple, others[:3]))  # its children are not theirs either
+  assert data(k_model) not in others[:3], "the model key must differ from the batch and noise keys"
+  # its children are not theirs either
+  assert not set(map(tuple, others[3:])) & set(map(tuple, others[:3])), (
+      "the model key's children must differ from the batch and noise keys")
 
 
 def test_the_step_factory_reproduces_a_compiled_run():
@@ -119,8 +126,10 @@ def test_the_step_factory_reproduces_a_compiled_run():
     state, loss = step(state, spec, x, i)
     losses.append(float(loss))
   res = dt.train(x, cfg, seed=1)
-  np.testing.assert_allclose(state.params.w1, res.params.w1, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(np.mean(np.reshape(losses, (3, 10)), axis=1), res.loss_history, rtol=1e-5)
+  np.testing.assert_allclose(state.params.w1, res.params.w1, rtol=1e-5, atol=1e-6,
+                             err_msg="stepping make_trainer's step must reproduce train's weights")
+  np.testing.assert_allclose(np.mean(np.reshape(losses, (3, 10)), axis=1), res.loss_history, rtol=1e-5,
+                             err_msg="per-10-step mean losses must be train's loss history")
 
 
 def test_a_user_model_trains_with_the_engine():
@@ -146,12 +155,17 @@ def test_a_user_model_trains_with_the_engine():
   top = evecs[:, -2:]
   optimum = top @ np.diag(evals[-2:] / (evals[-2:] + 0.25)) @ top.T
   learned = np.asarray(res.params["w"] @ res.params["w"].T)
-  assert np.linalg.norm(learned - optimum) / np.linalg.norm(optimum) < 0.02  # Monte Carlo noise of 8 draws/step
+  # Monte Carlo noise of 8 draws/step
+  rel = np.linalg.norm(learned - optimum) / np.linalg.norm(optimum)
+  assert rel < 0.02, f"W W^T must reach the shrunk PCA optimum within 2 % (Frobenius), got {rel:.2%}"
   looped = dt.train_model(linear._replace(loop_on_cpu="python"), x, cfg, seed=0)  # the model picks its loop
-  np.testing.assert_allclose(looped.params["w"], res.params["w"], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(looped.params["w"], res.params["w"], rtol=1e-4, atol=1e-6,
+                             err_msg="the python loop must give the scan's weights")
   sweep = dt.train_sweep(x, cfg, model=linear, seeds=(0,), widths=(1, 2))
-  np.testing.assert_allclose(sweep.model(1)["w"], res.params["w"], rtol=1e-4, atol=1e-5)
-  assert np.all(np.asarray(sweep.params["w"][0, :, 1:]) == 0)  # the padded unit stays exactly 0
+  np.testing.assert_allclose(sweep.model(1)["w"], res.params["w"], rtol=1e-4, atol=1e-5,
+                             err_msg="a sweep's model must be the model trained alone")
+  # the padded unit stays exactly 0
+  assert np.all(np.asarray(sweep.params["w"][0, :, 1:]) == 0), "the width-1 model's padded unit must stay exactly 0"
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,13 +22,17 @@ def test_loss_matches_float64_reference(x64, rng):
   for params, (a, b) in ((dt.DAEParams(jnp.asarray(w1)), (w1, w1)),
                          (dt.DAEParams(jnp.asarray(w1), jnp.asarray(w2)), (w1, w2))):
     got = dt.dae_loss_given_noise(params, x, noise, 0.3, 0.05)
-    np.testing.assert_allclose(got, _ref_loss(a, b, x, noise, 0.3, 0.05), rtol=1e-12)
+    np.testing.assert_allclose(got, _ref_loss(a, b, x, noise, 0.3, 0.05), rtol=1e-12,
+                               err_msg=f"eq. (6) must match the float64 reference (tied={params.tied})")
 
 
 def test_tied_weights_are_penalised_on_both_sides(rng):
   w = jnp.asarray(rng.normal(size=(5, 3)), jnp.float32)
-  assert np.isclose(dt.weight_penalty(dt.DAEParams(w)), 2 * float(jnp.sum(w ** 2)), rtol=1e-6)
-  assert np.isclose(dt.weight_penalty(dt.DAEParams(w, w)), 2 * float(jnp.sum(w ** 2)), rtol=1e-6)
+  expect = 2 * float(jnp.sum(w ** 2))
+  tied = dt.weight_penalty(dt.DAEParams(w))
+  assert np.isclose(tied, expect, rtol=1e-6), f"tied penalty must be 2|W|^2 = {expect:.7g}, got {tied:.7g}"
+  untied = dt.weight_penalty(dt.DAEParams(w, w))
+  assert np.isclose(untied, expect, rtol=1e-6), f"untied penalty with W2 = W1 must be {expect:.7g}, got {untied:.7g}"
 
 
 def test_mask_weights_select_a_subset(rng):
@@ -37,7 +42,7 @@ def test_mask_weights_select_a_subset(rng):
   mask = jnp.asarray([1.0] * 6 + [0.0] * 4)
   full = dt.dae_loss_given_noise(params, x, noise, 0.2, 0.1, weights=mask)
   sub = dt.dae_loss_given_noise(params, x[:6], noise[:6], 0.2, 0.1)
-  np.testing.assert_allclose(full, sub, rtol=1e-6)
+  np.testing.assert_allclose(full, sub, rtol=1e-6, err_msg="a 0/1 mask must equal the loss on the masked subset")
 
 
 def test_monte_carlo_loss_is_unbiased():
@@ -50,9 +55,10 @@ def test_monte_carlo_loss_is_unbiased():
   exact = np.mean(((xn @ (a - np.eye(d)).T) ** 2).sum(1)) + sigma ** 2 * (a ** 2).sum()
   est = dt.dae_loss(dt.DAEParams(w), x, sigma, 0.0, key=jax.random.PRNGKey(3), num_draws=20000)
   # MC std of the data term here is about 1e-3 relative; 5 standard errors.
-  np.testing.assert_allclose(est, exact, rtol=5e-3)
+  np.testing.assert_allclose(est, exact, rtol=5e-3, err_msg="MC loss must match the all-on closed form")
   other = dt.dae_loss(dt.DAEParams(w), x, sigma, 0.0, key=jax.random.PRNGKey(4), num_draws=1)
-  assert not np.isclose(other, est, rtol=1e-7)  # the key drives the noise
+  # the key drives the noise
+  assert not np.isclose(other, est, rtol=1e-7), f"another key must give another loss, both are {float(est):.8g}"
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -66,22 +72,25 @@ def test_torch_convention_has_the_same_stationary_points(x64, rng, tied):
   x = jnp.asarray(rng.normal(size=(n, d)))
   noise = jnp.asarray(rng.normal(size=(n, d)))
   lam = dt.lam_from_torch_weight_decay(wd, d)
-  assert lam == pytest.approx(d * wd / 2)
+  assert lam == pytest.approx(d * wd / 2), f"lam must be d * wd / 2 = {d * wd / 2:.6g}, got {lam}"
   w1, w2 = (jnp.asarray(a) for a in rng.normal(size=(2, d, p)))
   params = dt.DAEParams(w1) if tied else dt.DAEParams(w1, w2)
   g_paper = jax.grad(dt.dae_loss_given_noise)(params, x, noise, sigma, lam)
   g_torch = jax.grad(dt.torch_convention_loss)(params, x, noise, sigma, wd)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(d * a, b, rtol=1e-10, atol=1e-12), g_torch, g_paper)
+  chex.assert_trees_all_close(jax.tree.map(lambda a: d * a, g_torch), g_paper, rtol=1e-10, atol=1e-12)
   if tied:
     mse = lambda enc, dec: dt.torch_convention_loss(dt.DAEParams(enc, dec), x, noise, sigma, 0.0)
     g_enc, g_dec = jax.grad(mse, argnums=(0, 1))(w1, w1)
     torch_step = (g_enc + wd * w1) + (g_dec + wd * w1)
-    np.testing.assert_allclose(d * torch_step, g_paper.w1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(d * torch_step, g_paper.w1, rtol=1e-10, atol=1e-12,
+                               err_msg="d x torch's tied step (two grads, wd on each) must equal the paper gradient")
 
 
 def test_authors_recipes_map_to_the_spec_lambdas():
-  assert dt.lam_from_torch_weight_decay(1e-2, 1024) == pytest.approx(5.12)
-  assert dt.lam_from_torch_weight_decay(1e-4, 1024) == pytest.approx(0.0512)
+  lam = dt.lam_from_torch_weight_decay(1e-2, 1024)
+  assert lam == pytest.approx(5.12), f"wd = 1e-2 in d = 1024 must map to lam = 5.12, got {lam}"
+  lam = dt.lam_from_torch_weight_decay(1e-4, 1024)
+  assert lam == pytest.approx(0.0512), f"wd = 1e-4 in d = 1024 must map to lam = 0.0512, got {lam}"
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -2,6 +2,7 @@
 
 import warnings
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,12 +83,15 @@ def test_bivariate_normal_cdf_matches_quadrature_to_1e_10(x64):
   h, k, rho = (np.concatenate([a.ravel(), b]) for a, b in ((h, rh), (k, rk), (rho, rr)))
   want = np.vectorize(_bvn_reference)(h, k, rho)
   got = np.asarray(dt_bvn(h, k, rho))
-  assert got.dtype == np.float64
+  chex.assert_type(got, np.float64)
   err = np.abs(got - want)
-  assert err.max() < 1e-10, (err.max(), h[err.argmax()], k[err.argmax()], rho[err.argmax()])
+  i = err.argmax()
+  assert err.max() < 1e-10, (
+      f"Phi_2 must match quadrature within 1e-10, got error {err.max():.3g} at h={h[i]}, k={k[i]}, rho={rho[i]}")
   # Φ₂ − Φ(h)Φ(k), which the loss uses to avoid cancellation, to the same absolute accuracy.
   _, diff = pop._bvn_parts(jnp.asarray(h), jnp.asarray(k), jnp.asarray(rho))
-  np.testing.assert_allclose(diff, want - special.ndtr(h) * special.ndtr(k), rtol=0, atol=1e-10)
+  np.testing.assert_allclose(diff, want - special.ndtr(h) * special.ndtr(k), rtol=0, atol=1e-10,
+                             err_msg="Phi_2 - Phi(h) Phi(k) must match quadrature within 1e-10")
 
 
 def dt_bvn(h, k, rho):
@@ -97,14 +101,17 @@ def dt_bvn(h, k, rho):
 def test_bivariate_normal_cdf_limits_broadcasting_and_float32(x64):
   inf = np.inf
   np.testing.assert_allclose(dt_bvn([inf, -inf, 50.0, 0.3], [0.4, 0.4, 0.4, inf], 0.5),
-                             [special.ndtr(0.4), 0.0, special.ndtr(0.4), special.ndtr(0.3)], atol=1e-15)
-  assert dt_bvn(0.0, jnp.zeros((3, 1)), jnp.zeros((1, 4))).shape == (3, 4)
-  np.testing.assert_allclose(dt_bvn(0.0, 0.0, 0.5), 1 / 4 + np.arcsin(0.5) / (2 * np.pi), atol=1e-15)
-  np.testing.assert_allclose(dt_bvn(0.2, 0.1, 1.0 + 1e-12), special.ndtr(0.1), atol=1e-15)  # ρ clipped
+                             [special.ndtr(0.4), 0.0, special.ndtr(0.4), special.ndtr(0.3)], atol=1e-15,
+                             err_msg="Phi_2 with an infinite argument must reduce to a univariate Phi")
+  chex.assert_shape(dt_bvn(0.0, jnp.zeros((3, 1)), jnp.zeros((1, 4))), (3, 4))
+  np.testing.assert_allclose(dt_bvn(0.0, 0.0, 0.5), 1 / 4 + np.arcsin(0.5) / (2 * np.pi), atol=1e-15,
+                             err_msg="Phi_2(0, 0, rho) must be 1/4 + asin(rho)/(2 pi)")
+  np.testing.assert_allclose(dt_bvn(0.2, 0.1, 1.0 + 1e-12), special.ndtr(0.1), atol=1e-15,  # ρ clipped
+                             err_msg="rho slightly above 1 must be clipped to 1: Phi(min(h, k))")
   h = np.linspace(-4, 4, 9)
   f32 = dt_bvn(h.astype(np.float32), np.float32(0.5), np.float32(-0.95))
-  assert f32.dtype == jnp.float32
-  np.testing.assert_allclose(f32, dt_bvn(h, 0.5, -0.95), atol=1e-6)
+  chex.assert_type(f32, jnp.float32)
+  np.testing.assert_allclose(f32, dt_bvn(h, 0.5, -0.95), atol=1e-6, err_msg="float32 Phi_2 must match float64")
 
 
 @pytest.mark.parametrize("rho", [-0.97, -0.4, 0.0, 0.6, 0.95])
@@ -117,11 +124,13 @@ def test_bivariate_normal_cdf_derivatives(x64, rho):
     g = np.asarray(grad(v))
     e = 1e-5
     fd = [(float(dt_bvn(*(v + e * u))) - float(dt_bvn(*(v - e * u)))) / (2 * e) for u in np.eye(3)]
-    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9,
+                               err_msg=f"grad of Phi_2 at (h, k, rho) = ({h}, {k}, {rho}) must match central differences")
   # Analytic at ρ = ±1 (∂ρ taken as 0), and finite.
   g = np.asarray(grad(jnp.asarray([0.3, 0.5, 1.0])))
-  np.testing.assert_allclose(g, [special.ndtr(0) * 0 + np.exp(-0.045) / np.sqrt(2 * np.pi), 0.0, 0.0], atol=1e-15)
-  assert np.isfinite(np.asarray(grad(jnp.asarray([0.3, 0.5, -1.0])))).all()
+  np.testing.assert_allclose(g, [special.ndtr(0) * 0 + np.exp(-0.045) / np.sqrt(2 * np.pi), 0.0, 0.0], atol=1e-15,
+                             err_msg="grad of Phi_2 at rho = 1 must be (phi(h), 0, 0) for h < k")
+  chex.assert_tree_all_finite(grad(jnp.asarray([0.3, 0.5, -1.0])))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,12 +160,16 @@ def test_relu_moments_match_monte_carlo(x64):
     for got, samples in ((pop.relu_mean(m1, s1), u1), (pop.relu_second_moment(m1, s1), u1 * u1),
                          (pop.relu_cross_moment(m1, m2, s1, s2, rho), u1 * u2)):
       se = samples.std() / np.sqrt(n)
-      assert abs(float(got) - samples.mean()) <= 4 * se + 1e-12, (m1, m2, s1, s2, rho, float(got), samples.mean(), se)
+      assert abs(float(got) - samples.mean()) <= 4 * se + 1e-12, (
+          f"ReLU moment at (m1, m2, s1, s2, rho) = {(m1, m2, s1, s2, rho)} must lie within 4 standard errors "
+          f"({4 * se:.3g}) of Monte Carlo {samples.mean():.8g}, got {float(got):.8g}")
   # Closed-form special cases: identical units give E[u₊²]; antipodal ones 0.
-  np.testing.assert_allclose(pop.relu_cross_moment(0.5, 0.5, 1.0, 1.0, 1.0), pop.relu_second_moment(0.5, 1.0), rtol=1e-14)
+  np.testing.assert_allclose(pop.relu_cross_moment(0.5, 0.5, 1.0, 1.0, 1.0), pop.relu_second_moment(0.5, 1.0), rtol=1e-14,
+                             err_msg="identical units: cross moment must be E[u+^2]")
   np.testing.assert_allclose(pop.relu_cross_moment(0.7, 2.1, 0.4, 1.2, 1.0), 3 * pop.relu_second_moment(0.7, 0.4),
-                             rtol=1e-14)
-  assert abs(float(pop.relu_cross_moment(0.5, -0.5, 1.0, 1.0, -1.0))) < 1e-15
+                             rtol=1e-14, err_msg="parallel units w2 = 3 w1: cross moment must be 3 E[u1+^2]")
+  anti = float(pop.relu_cross_moment(0.5, -0.5, 1.0, 1.0, -1.0))
+  assert abs(anti) < 1e-15, f"antipodal units never fire together: cross moment must be 0 within 1e-15, got {anti:.3g}"
 
 
 def test_relu_cross_moment_gradient_matches_finite_differences(x64):
@@ -168,9 +181,11 @@ def test_relu_cross_moment_gradient_matches_finite_differences(x64):
     e = 1e-6
     fd = [(float(pop.relu_cross_moment(*(v + e * u))) - float(pop.relu_cross_moment(*(v - e * u)))) / (2 * e)
           for u in np.eye(5)]
-    np.testing.assert_allclose(grad(v), fd, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad(v), fd, rtol=1e-6, atol=1e-8,
+                               err_msg=f"grad of the cross moment at {case} must match central differences")
   for case in _MOMENT_CASES:  # finite at ρ = ±1 and s = 0
-    assert np.isfinite(np.asarray(grad(jnp.asarray(case)))).all(), case
+    g = np.asarray(grad(jnp.asarray(case)))
+    assert np.isfinite(g).all(), f"grad of the cross moment at {case} must be finite, got {g}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,11 +213,15 @@ def test_population_loss_matches_monte_carlo(x64, name):
   params = dt.DAEParams(jnp.asarray(w1), None if name != "untied" else jnp.asarray(w2))
   exact = float(pop.population_loss(params, x, sigma, lam))
   est, se, two_fire = _mc_loss(w1, w2, x, sigma, lam)
-  assert abs(exact - est) <= 4 * se, (exact, est, se)
+  assert abs(exact - est) <= 4 * se, (
+      f"population loss {exact:.8g} must lie within 4 standard errors ({4 * se:.2g}) of Monte Carlo {est:.8g}")
   if name == "memorizing":
     closed = theory.memorization_loss(x, sigma, lam)
-    assert two_fire > 0.5  # a second unit fires on most noisy inputs ...
-    assert exact > 1.2 * closed  # ... and Cor 3.2's one-unit value is > 17 % low
+    # a second unit fires on most noisy inputs ...
+    assert two_fire > 0.5, f">= 2 units must fire on more than half the noisy inputs, got {two_fire:.1%}"
+    # ... and Cor 3.2's one-unit value is > 17 % low
+    assert exact > 1.2 * closed, (
+        f"exact loss must exceed 1.2 x Cor 3.2's value {closed:.6g}, got {exact:.6g} ({exact / closed:.3f} x)")
     print(f"\nmemorising, σ = 0.3: exact {exact:.6f}, MC {est:.6f} ± {se:.1e}, Cor 3.2 {closed:.6f} "
           f"({closed / exact - 1:+.1%}); ≥ 2 units fire on {two_fire:.1%} of noisy inputs")
 
@@ -214,11 +233,13 @@ def test_population_loss_equals_cor32_where_only_the_own_unit_can_fire(x64):
   sigma = 0.03
   unit = x / np.linalg.norm(x, axis=1, keepdims=True)
   margins = (x @ unit.T) / sigma
-  assert margins[~np.eye(4, dtype=bool)].max() < -8
+  off = margins[~np.eye(4, dtype=bool)].max()
+  assert off < -8, f"other units' margins <x_i, x_j>/(sigma |x_j|) must be below -8, got {off:.3g}"
   for lam in (0.0, 1e-3, 0.1):
     w = theory.memorization_weights(x, sigma, lam, 7)
     got = float(pop.population_loss(dt.DAEParams(jnp.asarray(w)), x, sigma, lam))
-    np.testing.assert_allclose(got, theory.memorization_loss(x, sigma, lam), rtol=1e-6)
+    np.testing.assert_allclose(got, theory.memorization_loss(x, sigma, lam), rtol=1e-6,
+                               err_msg=f"population loss must equal Cor 3.2 where only the own unit fires (lam={lam})")
 
 
 @pytest.mark.parametrize("kind", ["random", "memorizing"])
@@ -231,8 +252,8 @@ def test_float32_matches_float64_at_paper_scale(x64, kind):
     w = theory.memorization_weights(x, 0.2, 1e-3, 100)
   loss = lambda dtype: pop.population_loss(dt.DAEParams(jnp.asarray(w, dtype)), jnp.asarray(x, dtype), 0.2, 1e-3)
   l32, l64 = loss(jnp.float32), loss(jnp.float64)
-  assert l32.dtype == jnp.float32 and l64.dtype == jnp.float64
-  np.testing.assert_allclose(float(l32), float(l64), rtol=1e-5)
+  chex.assert_type([l32, l64], [jnp.float32, jnp.float64])
+  np.testing.assert_allclose(float(l32), float(l64), rtol=1e-5, err_msg="float32 loss must match float64 at paper scale")
 
 
 def test_weights_jit_and_per_sample_error(x64):
@@ -240,16 +261,20 @@ def test_weights_jit_and_per_sample_error(x64):
   params = dt.DAEParams(jnp.asarray(w1), jnp.asarray(w2))
   per = np.array([float(pop.population_error(params, xi, sigma)) for xi in x])
   pen = lam * float(dt.weight_penalty(params))
-  np.testing.assert_allclose(pop.population_loss(params, x, sigma, lam), per.mean() + pen, rtol=1e-13)
+  np.testing.assert_allclose(pop.population_loss(params, x, sigma, lam), per.mean() + pen, rtol=1e-13,
+                             err_msg="loss must be the mean per-sample error plus the penalty")
   wts = np.array([1.0, 0.0, 2.0, 1.0, 0.0])
   np.testing.assert_allclose(pop.population_loss(params, x, sigma, lam, weights=wts),
-                             (wts * per).sum() / wts.sum() + pen, rtol=1e-13)
+                             (wts * per).sum() / wts.sum() + pen, rtol=1e-13,
+                             err_msg="weighted loss must be the weighted mean per-sample error plus the penalty")
   jitted = jax.jit(lambda p, s: pop.population_loss(p, x, s, lam))
-  np.testing.assert_allclose(jitted(params, sigma), per.mean() + pen, rtol=1e-13)
+  np.testing.assert_allclose(jitted(params, sigma), per.mean() + pen, rtol=1e-13, err_msg="jit must not change the loss")
   mom = pop.hidden_moments(params, x[0], sigma)
-  assert mom.mean.shape == (4,) and mom.cov.shape == (4, 4)
-  np.testing.assert_allclose(mom.cov, mom.cov.T, atol=1e-14)
-  assert np.linalg.eigvalsh(np.asarray(mom.cov)).min() > -1e-12  # a covariance matrix
+  chex.assert_shape([mom.mean, mom.cov], [(4,), (4, 4)])
+  np.testing.assert_allclose(mom.cov, mom.cov.T, atol=1e-14, err_msg="hidden covariance must be symmetric")
+  # a covariance matrix
+  low = np.linalg.eigvalsh(np.asarray(mom.cov)).min()
+  assert low > -1e-12, f"hidden covariance must be PSD (min eigenvalue > -1e-12), got {low:.3g}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,14 +311,16 @@ def test_gradient_matches_central_differences(x64, case):
 
   loss = jax.jit(lambda v: pop.population_loss(unflat(v), x, sigma, lam))
   g = np.asarray(jax.grad(loss)(jnp.asarray(flat)))
-  assert np.isfinite(g).all()
+  chex.assert_tree_all_finite(g)
   e = 1e-6
   eye = np.eye(flat.size)
   live = np.flatnonzero(flat != 0) if case == "degenerate" else np.arange(flat.size)  # FD is one-sided at 0
   fd = np.array([(float(loss(flat + e * eye[i])) - float(loss(flat - e * eye[i]))) / (2 * e) for i in live])
-  np.testing.assert_allclose(g[live], fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())
+  np.testing.assert_allclose(g[live], fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max(),
+                             err_msg="population-loss gradient must match central differences")
   if case == "degenerate":
-    np.testing.assert_array_equal(g.reshape(w1.shape)[:, 5:], 0.0)  # tied zero columns: gradient exactly 0
+    np.testing.assert_array_equal(g.reshape(w1.shape)[:, 5:], 0.0,  # tied zero columns: gradient exactly 0
+                                  err_msg="tied zero columns must get an exactly zero gradient")
 
 
 def test_gradient_matches_monte_carlo(x64):
@@ -311,7 +338,8 @@ def test_gradient_matches_monte_carlo(x64):
 
   g = np.stack([np.asarray(chunk(jax.random.PRNGKey(i))) for i in range(32)])
   mean, se = g.mean(0), g.std(0, ddof=1) / np.sqrt(g.shape[0])
-  assert np.all(np.abs(mean - exact) <= 5 * se + 1e-12), np.max(np.abs(mean - exact) / se)
+  assert np.all(np.abs(mean - exact) <= 5 * se + 1e-12), (
+      f"exact gradient must lie within 5 standard errors of the MC gradient, got {np.max(np.abs(mean - exact) / se):.3g}")
 
 
 def test_gradient_finite_with_zero_columns_and_antipodal_pairs(x64):
@@ -321,7 +349,8 @@ def test_gradient_finite_with_zero_columns_and_antipodal_pairs(x64):
     grad = jax.jit(jax.grad(lambda p: pop.population_loss(p, jnp.asarray(x, dtype), 0.8, 1e-3)))
     for w1, w2 in ((w, w[:, ::-1]), (w, np.zeros_like(w)), (np.zeros_like(w), w)):
       g = grad(dt.DAEParams(jnp.asarray(w1, dtype), jnp.asarray(w2, dtype)))
-      assert all(leaf.dtype == dtype and np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(g))
+      chex.assert_type(jax.tree.leaves(g), dtype)
+      chex.assert_tree_all_finite(g)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,19 +381,25 @@ def exact_minimiser(request):
 def test_exact_minimiser(exact_minimiser):
   name, x, w_mem, w, again, loss_mem = exact_minimiser
   n = x.shape[0]
-  assert w.shape == w_mem.shape and w.dtype == np.float64
-  np.testing.assert_array_equal(w, np.asarray(again.params.w1))
-  np.testing.assert_array_equal(w[:, n:], 0.0)  # padding columns stay zero
+  chex.assert_equal_shape([w, w_mem])
+  chex.assert_type(w, np.float64)
+  np.testing.assert_array_equal(w, np.asarray(again.params.w1),
+                                err_msg="exact=True must return the L-BFGS minimiser started from W_mem")
+  np.testing.assert_array_equal(w[:, n:], 0.0, err_msg="padding columns must stay zero")
   norms = np.linalg.norm(w[:, :n], axis=0)
   ratio = norms / np.linalg.norm(w_mem[:, :n], axis=0)
   cos = np.sum(w[:, :n] * x.T, axis=0) / (norms * np.linalg.norm(x, axis=1))
   print(f"\n{name}: exact/closed-form column norms {np.round(ratio, 4)}; min cosine {cos.min():.5f}; "
         f"loss {again.loss:.6f} vs {loss_mem:.6f} at W_mem; |grad| {again.grad_norm:.1e} "
         f"after {again.iterations} L-BFGS iterations")
-  assert np.all(cos >= 0.999)  # still pointing at its own sample
-  assert np.all((ratio > 0.8) & (ratio < 0.97))  # shorter than r_i‖x_i‖ (measured 4–14 %)
-  assert again.converged and again.grad_norm <= 1e-9
-  assert again.loss < loss_mem
+  # still pointing at its own sample
+  assert np.all(cos >= 0.999), f"each exact column must point at its own sample (cos >= 0.999), got min {cos.min():.6f}"
+  # shorter than r_i‖x_i‖ (measured 4–14 %)
+  assert np.all((ratio > 0.8) & (ratio < 0.97)), (
+      f"exact/closed-form column norms must lie in (0.8, 0.97), got {np.round(ratio, 4)}")
+  assert again.converged and again.grad_norm <= 1e-9, (
+      f"L-BFGS must converge to |grad| <= 1e-9, got converged={again.converged}, |grad|={again.grad_norm:.3g}")
+  assert again.loss < loss_mem, f"exact minimiser's loss must be below {loss_mem:.8g} at W_mem, got {again.loss:.8g}"
 
 
 def test_exact_minimiser_warns_when_not_converged(exact_minimiser):
@@ -372,7 +407,8 @@ def test_exact_minimiser_warns_when_not_converged(exact_minimiser):
   sigma = _GEOMETRIES[name][3]
   with jax.enable_x64(True), pytest.warns(RuntimeWarning, match="did not converge: gradient norm"):
     res = pop.minimize_population_loss(dt.DAEParams(jnp.asarray(w_mem)), jnp.asarray(x), sigma, 1e-3, max_iter=2)
-  assert not res.converged and res.iterations == 2
+  assert not res.converged and res.iterations == 2, (
+      f"max_iter=2 must stop unconverged after 2 iterations, got converged={res.converged}, iterations={res.iterations}")
   with pytest.warns(RuntimeWarning, match="did not converge"):
     theory.memorization_weights(x, sigma, 1e-3, w_mem.shape[1], exact=True, max_iter=2)
 
@@ -382,8 +418,10 @@ def test_default_memorization_weights_are_unchanged():
   sq = (x ** 2).sum(1)
   r = np.sqrt((sq - 4 * 1e-3) / (sq ** 2 + 0.3 ** 2 * sq))
   w = theory.memorization_weights(x, 0.3, 1e-3, 5)
-  np.testing.assert_array_equal(w, np.concatenate([(r[:, None] * x).T, np.zeros((6, 1))], axis=1))
-  np.testing.assert_array_equal(w, theory.memorization_weights(x, 0.3, 1e-3, 5, exact=False))
+  np.testing.assert_array_equal(w, np.concatenate([(r[:, None] * x).T, np.zeros((6, 1))], axis=1),
+                                err_msg="default memorization_weights must be the closed form r_i x_i, zero-padded")
+  np.testing.assert_array_equal(w, theory.memorization_weights(x, 0.3, 1e-3, 5, exact=False),
+                                err_msg="the default must be exact=False")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,26 +27,36 @@ def memorization_run():
 def test_cor32_memorization_columns_loss_and_one_hot_codes(memorization_run):
   x, cfg, res = memorization_run
   n = x.shape[0]
-  assert dt.memorization_assumptions(x, None, cfg.lam, cfg.width).holds
+  ok = dt.memorization_assumptions(x, None, cfg.lam, cfg.width)
+  assert ok.holds, f"set-up: Cor 3.2's assumptions must hold, failures {ok.failures()}"
   w_mem = dt.memorization_weights(x, cfg.sigma, cfg.lam, cfg.width)
   noise = jax.random.normal(jax.random.PRNGKey(9), (2000, n, x.shape[1]))
   predicted_loss = float(dt.dae_loss_given_noise(dt.DAEParams(jnp.asarray(w_mem, jnp.float32)), x, noise,
                                                  cfg.sigma, cfg.lam))
   # The closed form neglects other units firing (measured +1.3 to +1.6 % here, see theory.py).
-  assert abs(predicted_loss - dt.memorization_loss(x, cfg.sigma, cfg.lam)) / predicted_loss < 0.02
+  closed = dt.memorization_loss(x, cfg.sigma, cfg.lam)
+  rel = abs(predicted_loss - closed) / predicted_loss
+  assert rel < 0.02, f"Cor 3.2's closed-form loss must match the MC loss at W_mem within 2 %, got {rel:.2%}"
   for i in range(len(res.grid)):
     w = np.asarray(res.model(i).w1, np.float64)
     norms = np.linalg.norm(w, axis=0)
-    assert np.sum(norms > 0.05) == n, norms  # exactly n columns carry the weight
-    assert np.sort(norms)[: cfg.width - n].max() < 0.05  # the rest are near zero
+    # exactly n columns carry the weight
+    assert np.sum(norms > 0.05) == n, f"model {i}: exactly n = {n} columns must have norm > 0.05, got norms {norms}"
+    # the rest are near zero
+    rest = np.sort(norms)[: cfg.width - n].max()
+    assert rest < 0.05, f"model {i}: the other {cfg.width - n} columns must have norm < 0.05, got max {rest:.3g}"
     match = dt.match_columns(w, w_mem)
-    assert match.cosine.min() > 0.99 and np.abs(match.norm_ratio - 1).max() < 0.05, match
+    assert match.cosine.min() > 0.99 and np.abs(match.norm_ratio - 1).max() < 0.05, (
+        f"model {i}: columns must match W_mem (cosine > 0.99, norms within 5 %), got min cosine "
+        f"{match.cosine.min():.4f}, norm ratios {match.norm_ratio}")
     learned_loss = float(dt.dae_loss_given_noise(dt.DAEParams(jnp.asarray(w, jnp.float32)), x, noise,
                                                  cfg.sigma, cfg.lam))
-    assert abs(learned_loss - predicted_loss) / predicted_loss < 0.05
+    rel = abs(learned_loss - predicted_loss) / predicted_loss
+    assert rel < 0.05, f"model {i}: learned loss must be W_mem's within 5 %, got {rel:.2%}"
     y = x[None] + cfg.sigma * np.asarray(noise[:50])
     h = dt.representations(dt.DAEParams(jnp.asarray(w, jnp.float32)), y.reshape(-1, x.shape[1]))
-    assert dt.one_hot_fraction(h) >= 0.95
+    frac = dt.one_hot_fraction(h)
+    assert frac >= 0.95, f"model {i}: at least 95 % of noisy codes must be one-hot, got {frac:.1%}"
 
 
 def test_cor32_plain_sgd_gets_the_function_but_keeps_split_columns():
@@ -58,8 +68,12 @@ def test_cor32_plain_sgd_gets_the_function_but_keeps_split_columns():
   w_mem = dt.memorization_weights(x, cfg.sigma, cfg.lam, cfg.width)
   for i in range(2):
     w = np.asarray(res.model(i).w1, np.float64)
-    assert dt.gram_error(w, w_mem) < 0.02  # the function W Wᵀ is right
-    assert np.sum(np.linalg.norm(w, axis=0) > 0.05) > x.shape[0]  # but samples stay split
+    # the function W Wᵀ is right
+    err = dt.gram_error(w, w_mem)
+    assert err < 0.02, f"model {i}: W W^T must match W_mem's within 0.02, got {err:.3g}"
+    # but samples stay split
+    live = np.sum(np.linalg.norm(w, axis=0) > 0.05)
+    assert live > x.shape[0], f"model {i}: SGD must keep split columns (more than {x.shape[0]} live), got {live}"
 
 
 def _mixture_run(mean_norm, seeds, orthogonal_to_means=False):
@@ -98,18 +112,24 @@ def generalization_run():
 
 def test_cor33_generalization_matches_the_per_mode_linear_maps(generalization_run):
   mix, train, cfg, res = generalization_run
-  assert dt.separability(np.asarray(train.x, np.float64), np.asarray(train.labels)).beta < 0
+  beta = dt.separability(np.asarray(train.x, np.float64), np.asarray(train.labels)).beta
+  assert beta < 0, f"set-up: the modes must be separable (beta < 0), got {beta:.3g}"
   widths = [3, 3, 3]
   for i in range(len(res.grid)):
     rel, rate, mse, oracle_mse, h = _fit_to_mode_maps(mix, train, cfg, res.model(i).w1)
-    assert rel.max() < 0.05, (i, rel)  # measured 0.7–1.5 %
-    assert abs(mse - oracle_mse) / oracle_mse < 0.03, (mse, oracle_mse)
+    # measured 0.7–1.5 %
+    assert rel.max() < 0.05, f"model {i}: f must match M_k within 5 % on every mode, got {rel}"
+    assert abs(mse - oracle_mse) / oracle_mse < 0.03, (
+        f"model {i}: MSE must be the maps' {oracle_mse:.5g} within 3 %, got {mse:.5g}")
     # Blocks: each column fires on > 90 % of one cluster's noisy inputs and < 15 % of the others'
     # (measured: ≥ 99 % and ≤ 10 %).
     owner = rate.argmax(0)
     specific = (rate.max(0) > 0.9) & (np.sort(rate, 0)[-2] < 0.15)
-    assert specific.all() and np.bincount(owner, minlength=3).tolist() == widths, rate
-    assert np.mean(np.sum(h > 0, 1)) <= 3.5  # balanced: about p_k active units per input
+    assert specific.all() and np.bincount(owner, minlength=3).tolist() == widths, (
+        f"model {i}: every unit must be specific to one mode, {widths} per mode, got firing rates\n{rate}")
+    # balanced: about p_k active units per input
+    active = np.mean(np.sum(h > 0, 1))
+    assert active <= 3.5, f"model {i}: at most 3.5 active units per input on average, got {active:.3g}"
 
 
 def test_cor33_needs_a_small_alpha_even_when_modes_spread_orthogonally_to_the_means():
@@ -122,8 +142,9 @@ def test_cor33_needs_a_small_alpha_even_when_modes_spread_orthogonally_to_the_me
   orthogonal 0.02–0.05 % and 0.2 %."""
   mix, train, cfg, res = _mixture_run(1.0, seeds=[0], orthogonal_to_means=True)
   rel, rate, _, _, _ = _fit_to_mode_maps(mix, train, cfg, res.model(0).w1)
-  assert rel.min() > 0.05, rel
-  assert np.sort(rate, 0)[-2].max() > 0.1, rate
+  assert rel.min() > 0.05, f"at alpha ~ 0.71 f must miss M_k by more than 5 % on every mode, got {rel}"
+  leak = np.sort(rate, 0)[-2].max()
+  assert leak > 0.1, f"some unit must fire on more than 10 % of another mode's inputs, got {leak:.3g}; rates\n{rate}"
 
 
 def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
@@ -151,8 +172,10 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   x0 = np.concatenate([np.asarray(data.x), dup_points])
   dup = dt.duplicate_samples(x0, np.concatenate([np.asarray(data.labels), [3, 4, 5]]), [3000, 3001, 3002], 199)
   x, lab = np.asarray(dup.x), np.asarray(dup.labels)
-  assert dt.separability(x, lab).beta < 0
-  assert dt.predicted_regime(x, lab, None, 1e-4, 15).regime == "hybrid"
+  beta = dt.separability(x, lab).beta
+  assert beta < 0, f"set-up: means and duplicates must be separable (beta < 0), got {beta:.3g}"
+  regime = dt.predicted_regime(x, lab, None, 1e-4, 15).regime
+  assert regime == "hybrid", f"set-up: the predicted regime must be hybrid, got {regime!r}"
   cfg = dt.preset("generalization_closed_form", width=15, learning_rate=1e-2, batch_size=256, steps=10_000,
                   decay_steps=5_000)
   w = np.asarray(dt.train(x, cfg, seed=0).params.w1, np.float64)
@@ -161,7 +184,9 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
     target = np.linalg.norm(predicted[:, owner == ell][:, 0])
     cos = (w.T @ v) / (np.linalg.norm(w, axis=0) * np.linalg.norm(v))
     j = int(np.argmax(cos))
-    assert cos[j] > 0.9 and abs(np.linalg.norm(w[:, j]) / target - 1) < 0.10, (cos[j], np.linalg.norm(w[:, j]), target)
+    assert cos[j] > 0.9 and abs(np.linalg.norm(w[:, j]) / target - 1) < 0.10, (
+        f"duplicate {ell}: a column must align with it (cosine > 0.9) with Cor 3.4's norm {target:.4f} within 10 %, "
+        f"got cosine {cos[j]:.4f}, norm {np.linalg.norm(w[:, j]):.4f}")
   # the modes keep their statistical blocks: f ≈ M_k on held-out inputs of each mode
   rest = ~np.asarray(dup.is_duplicate) & (lab < 3)
   maps = dt.cluster_linear_maps(x[rest], lab[rest], cfg.sigma, cfg.lam * x.shape[0] / rest.sum(), [4, 4, 4])
@@ -178,7 +203,8 @@ def test_cor34_duplicates_get_memorising_columns_beside_statistical_blocks():
   h_dup, h_ord = (dt.representations(params, y.astype(np.float32)) for y in (y_dup, y_ord))
   scores = {name: dt.auroc(np.asarray(f(h_dup)), np.asarray(f(h_ord))) for name, f in dt.SPIKINESS_SCORES.items()}
   best = max(v for k, v in scores.items() if k != "std")
-  assert best >= 0.95 and best > scores["std"] + 0.2, scores
+  assert best >= 0.95 and best > scores["std"] + 0.2, (
+      f"the best scale-free score must reach AUROC >= 0.95 and beat Std(h) by 0.2, got {scores}")
 
 
 def test_predicted_and_observed_regimes_agree_over_a_sweep_in_n():
@@ -207,7 +233,9 @@ def test_predicted_and_observed_regimes_agree_over_a_sweep_in_n():
                                                                    jnp.asarray(x_n, jnp.float32), SIGMA)
     emp_excess[n // 3] = dt.memorization_report(np.asarray(emp, np.float64), x_n, x_test).excess
   corr = dt.correspondence(predicted, observed)
-  assert {"memorization", "generalization"} <= set(predicted), predicted
-  assert corr.decided == 6 and corr.agreement >= 0.9, corr.summary()
+  assert {"memorization", "generalization"} <= set(predicted), (
+      f"the sweep must predict both memorization and generalization, got {predicted}")
+  assert corr.decided == 6 and corr.agreement >= 0.9, (
+      f"expected 6 decided models agreeing on >= 90 %, got {corr.decided} at {corr.agreement:.0%}: {corr.summary()}")
   # Not a vacuous criterion: at n_k = 10 the empirical optimum still copies, the network does not.
-  assert emp_excess[10] > 0.5, emp_excess
+  assert emp_excess[10] > 0.5, f"at n_k = 10 f_emp must still copy (excess > 0.5), got {emp_excess}"

@@ -7,6 +7,7 @@
 - reproducibility, hooks, aux snapshots and argument checks.
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,16 +35,19 @@ def shrink(x, s):
 
 def test_geometric_sigmas_is_the_authors_grid():
   g = np.asarray(geometric_sigmas(*GRID60))
-  assert g.shape == (61,) and g.dtype == np.float32
-  assert g[0] == np.float32(2.0) and g[-2] == np.float32(0.02) and g[-1] == 0.0
+  chex.assert_shape(g, (61,))
+  chex.assert_type(g, np.float32)
+  assert g[0] == np.float32(2.0) and g[-2] == np.float32(0.02) and g[-1] == 0.0, (
+      f"the grid must run 2.0 ... 0.02, then 0, got {g[0]} ... {g[-2]}, {g[-1]}")
   ratios = g[1:-1] / g[:-2]
-  np.testing.assert_allclose(ratios, (0.02 / 2.0) ** (1 / 59), rtol=1e-5)
+  np.testing.assert_allclose(ratios, (0.02 / 2.0) ** (1 / 59), rtol=1e-5, err_msg="the grid must be geometric")
 
 
 def test_geometric_sigmas_float64(x64):
   g = geometric_sigmas(80.0, 0.01, 5, dtype=jnp.float64)
-  assert g.dtype == jnp.float64
-  np.testing.assert_allclose(np.asarray(g)[:-1], np.geomspace(80.0, 0.01, 5), rtol=1e-15)
+  chex.assert_type(g, jnp.float64)
+  np.testing.assert_allclose(np.asarray(g)[:-1], np.geomspace(80.0, 0.01, 5), rtol=1e-15,
+                             err_msg="float64 grid must match np.geomspace")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -64,8 +68,11 @@ def test_empirical_denoiser_memorizes(method):
   dist = np.linalg.norm(s[:, None, :] - t[None], axis=-1)
   nn = dist.argmin(1)
   rel = dist[np.arange(len(s)), nn] / np.linalg.norm(t[nn], axis=1)
-  assert (rel < 1e-2).mean() >= 0.99
-  assert len(np.unique(nn)) >= 30  # and they spread over the training set (expected ~50 of 50)
+  frac = (rel < 1e-2).mean()
+  assert frac >= 0.99, f"at least 99 % of samples must land on a training point (rel < 1e-2), got {frac:.1%}"
+  # and they spread over the training set (expected ~50 of 50)
+  hit = len(np.unique(nn))
+  assert hit >= 30, f"samples must land on at least 30 of the 50 training points, got {hit}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -114,15 +121,19 @@ def test_gmm_denoiser_samples_the_mixture(method, grid):
   s = np.asarray(out, np.float64)
   labels = np.asarray(gmm_posterior(out, mixture, 0.05).responsibilities).argmax(1)
   counts = np.bincount(labels, minlength=3)
-  assert scipy.stats.chisquare(counts, rho * n).pvalue > 1e-3, counts
+  p = scipy.stats.chisquare(counts, rho * n).pvalue
+  assert p > 1e-3, f"mode counts must pass a chi2 test against rho * n = {rho * n} (p > 1e-3), got {counts}, p = {p:.3g}"
   for k in range(3):
     sk = s[labels == k]
     nk = len(sk)
     var = np.diag(covs[k])
     mean_se = np.sqrt(var / nk)
-    assert (np.abs(sk.mean(0) - means[k]) < 4 * mean_se).all(), (k, (sk.mean(0) - means[k]) / mean_se)
+    assert (np.abs(sk.mean(0) - means[k]) < 4 * mean_se).all(), (
+        f"mode {k}: sample mean must lie within 4 SE of mu_k, got errors in SE {(sk.mean(0) - means[k]) / mean_se}")
     cov_se = np.sqrt((np.outer(var, var) + covs[k] ** 2) / nk)
-    assert (np.abs(np.cov(sk.T) - covs[k]) < 4 * cov_se).all(), (k, (np.cov(sk.T) - covs[k]) / cov_se)
+    assert (np.abs(np.cov(sk.T) - covs[k]) < 4 * cov_se).all(), (
+        f"mode {k}: sample covariance must lie within 4 SE of Sigma_k, got errors in SE\n"
+        f"{(np.cov(sk.T) - covs[k]) / cov_se}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -156,7 +167,8 @@ def _flow_error(method, num, smax=80.0, smin=0.01):
   traj = sample_trajectory(lambda x, s: wiener_denoiser(x, mu, cov, s), None, (16, d),
                            geometric_sigmas(smax, smin, num, dtype=jnp.float64), method=method,
                            x_init=jnp.asarray(x_t), snapshot_sigmas=smin)
-  assert traj.x.dtype == jnp.float64 and float(traj.sigmas[0]) == smin
+  chex.assert_type(traj.x, jnp.float64)
+  assert float(traj.sigmas[0]) == smin, f"the snapshot must be at sigma_min = {smin}, got {float(traj.sigmas[0])}"
   rel = lambda a, b: float((np.linalg.norm(np.asarray(a) - b, axis=1) / np.linalg.norm(b, axis=1)).max())
   return rel(traj.x[0], exact), rel(traj.samples, final)
 
@@ -165,16 +177,18 @@ def test_heun_follows_the_gaussian_flow(x64):
   """Heun, 256 geometric levels 80 → 0.01: x(σ_min) and the final sample within 1e-3 relative
   (measured 1.9e-4); and halving the step cuts the error ≈ 4× (second order; measured 4.1)."""
   at_min, final = _flow_error("heun", 256)
-  assert at_min < 1e-3 and final < 1e-3
+  assert at_min < 1e-3 and final < 1e-3, (
+      f"Heun must follow the flow within 1e-3 relative, got {at_min:.3g} at sigma_min and {final:.3g} at the end")
   coarse, fine = _flow_error("heun", 40)[0], _flow_error("heun", 79)[0]
-  assert 3.0 < coarse / fine < 5.0
+  assert 3.0 < coarse / fine < 5.0, f"halving Heun's step must cut the error 3 to 5x (second order), got {coarse / fine:.3g}x"
 
 
 def test_euler_follows_the_gaussian_flow(x64):
   """DDIM / Euler, 8000 levels 80 → 0.01: within 1e-3 relative (measured 3.3e-4; first order, so
   2000 levels give 1.3e-3)."""
   at_min, final = _flow_error("euler", 8000)
-  assert at_min < 1e-3 and final < 1e-3
+  assert at_min < 1e-3 and final < 1e-3, (
+      f"Euler must follow the flow within 1e-3 relative, got {at_min:.3g} at sigma_min and {final:.3g} at the end")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,8 +233,9 @@ def test_steps_match_the_formulas(method):
   x_init = None if method == "ancestral" else x0  # (the key-derived start costs a compile of the PRNG)
   got = sample(shrink, key, (64, 5), sigmas, method=method, clamp=clamp, x_init=x_init)
   want, clipped = _reference(method, key, x0, np.asarray(sigmas, np.float64), shrink, clamp)
-  assert clipped  # the clamp binds somewhere
-  np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
+  assert clipped, "set-up: the clamp (-2.5, 2.5) must bind somewhere in the reference run"
+  np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5,
+                             err_msg=f"{method}: float32 sampler must match the float64 formulas")
 
 
 def test_different_denoisers_are_not_cached_together():
@@ -230,7 +245,8 @@ def test_different_denoisers_are_not_cached_together():
   for a in (0.5, 0.9, 0.5):
     got = sample(lambda x, s: a * x, None, (2, 3), sigmas, method="euler", x_init=x0)
     want, _ = _reference("euler", jax.random.PRNGKey(0), x0, np.asarray(sigmas, np.float64), lambda x, s: a * x)
-    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6,
+                               err_msg=f"denoiser a*x with a={a} must not reuse another denoiser's compilation")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,10 +258,11 @@ def test_same_key_same_samples_other_key_other_samples():
   a = sample(shrink, jax.random.PRNGKey(0), (32, 6), sigmas)
   b = sample(shrink, jax.random.PRNGKey(0), (32, 6), sigmas)
   c = sample(shrink, jax.random.PRNGKey(1), (32, 6), sigmas)
-  assert np.array_equal(a, b)
-  assert not np.allclose(a, c)
+  assert np.array_equal(a, b), "the same key must give bit-identical samples"
+  assert not np.allclose(a, c), "another key must give other samples"
   traj = sample_trajectory(shrink, jax.random.PRNGKey(0), (32, 6), sigmas, snapshot_steps=[0])
-  assert np.array_equal(traj.samples, a)  # sample_trajectory's run is sample's, bit for bit
+  # sample_trajectory's run is sample's, bit for bit
+  assert np.array_equal(traj.samples, a), "sample_trajectory's samples must equal sample's bit for bit"
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -259,10 +276,29 @@ def test_trajectory_final_samples_equal_sample_bit_for_bit(method):
   x0 = 2.0 * jax.random.normal(jax.random.PRNGKey(3), (24, 8))
   kw = dict(method=method, clamp=(-2.0, 2.0), step_hook=hook)
   traj = sample_trajectory(denoise, jax.random.PRNGKey(4), (24, 8), sigmas, x_init=x0, snapshot_steps=[0, 7], **kw)
-  assert isinstance(traj, Trajectory)
-  assert np.array_equal(traj.x[0], x0)  # the first snapshot at σ₀ is x_init
-  assert np.array_equal(sample(denoise, jax.random.PRNGKey(4), (24, 8), sigmas, x_init=x0, **kw), traj.samples)
-  np.testing.assert_allclose(traj.denoised[0], hook(0, 2.0, 0.0, x0, denoise(x0, sigmas[0])), rtol=1e-5, atol=1e-6)
+  assert isinstance(traj, Trajectory), f"expected a Trajectory, got {type(traj).__name__}"
+  # the first snapshot at σ₀ is x_init
+  assert np.array_equal(traj.x[0], x0), "the first snapshot (at sigma_0) must be x_init"
+  assert np.array_equal(sample(denoise, jax.random.PRNGKey(4), (24, 8), sigmas, x_init=x0, **kw), traj.samples), (
+      f"{method}: sample_trajectory's samples must equal sample's bit for bit")
+  np.testing.assert_allclose(traj.denoised[0], hook(0, 2.0, 0.0, x0, denoise(x0, sigmas[0])), rtol=1e-5, atol=1e-6,
+                             err_msg="the first recorded prediction must be the hooked denoiser output at sigma_0")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_python_loop_takes_the_scans_steps(method):
+  """loop="python" (one jitted step called per level) gives the scan's samples up to rounding,
+  with a clamp and a hook, from x_init and from the key's own start."""
+  train = jax.random.normal(jax.random.PRNGKey(1), (40, 8))
+  denoise = lambda x, s: empirical_denoiser(x, train, s)
+  hook = lambda i, s, t, x, den: 0.99 * den
+  sigmas = geometric_sigmas(2.0, 0.05, 15)
+  kw = dict(method=method, clamp=(-2.0, 2.0), step_hook=hook)
+  for x_init in (None, 2.0 * jax.random.normal(jax.random.PRNGKey(3), (24, 8))):
+    scan = sample(denoise, jax.random.PRNGKey(4), (24, 8), sigmas, x_init=x_init, **kw)
+    python = sample(denoise, jax.random.PRNGKey(4), (24, 8), sigmas, x_init=x_init, loop="python", **kw)
+    np.testing.assert_allclose(python, scan, rtol=1e-5, atol=1e-5,
+                               err_msg=f"{method}: the Python loop must take the scan's steps")
 
 
 def test_trajectory_snapshots_snap_to_the_grid():
@@ -270,15 +306,19 @@ def test_trajectory_snapshots_snap_to_the_grid():
   g = np.asarray(sigmas)
   kw = dict(method="euler", x_init=jnp.arange(12.0).reshape(4, 3))
   traj = sample_trajectory(shrink, None, (4, 3), sigmas, snapshot_sigmas=[g[5] * 1.01, 1e-9, g[0], g[5], 100.0], **kw)
-  np.testing.assert_array_equal(traj.steps, [0, 5, 59])  # sorted by step, repeats dropped
-  np.testing.assert_array_equal(traj.sigmas, g[[0, 5, 59]])  # 1e-9 → σ_min, 100 → σ_max
-  assert traj.x.shape == traj.denoised.shape == (3, 4, 3) and traj.aux is None
+  np.testing.assert_array_equal(traj.steps, [0, 5, 59],  # sorted by step, repeats dropped
+                                err_msg="snapshot sigmas must snap to steps 0, 5, 59, sorted, repeats dropped")
+  np.testing.assert_array_equal(traj.sigmas, g[[0, 5, 59]],  # 1e-9 → σ_min, 100 → σ_max
+                                err_msg="snapshot sigmas must be grid levels (1e-9 -> sigma_min, 100 -> sigma_max)")
+  chex.assert_shape([traj.x, traj.denoised], (3, 4, 3))
+  assert traj.aux is None, f"without has_aux there must be no aux, got {traj.aux}"
   every = sample_trajectory(shrink, None, (4, 3), sigmas, **kw)
-  assert every.x.shape == (60, 4, 3)
-  np.testing.assert_array_equal(every.steps, np.arange(60))
-  assert np.array_equal(every.x[np.array([0, 5, 59])], traj.x) and np.array_equal(every.samples, traj.samples)
+  chex.assert_shape(every.x, (60, 4, 3))
+  np.testing.assert_array_equal(every.steps, np.arange(60), err_msg="by default every step is recorded")
+  assert np.array_equal(every.x[np.array([0, 5, 59])], traj.x) and np.array_equal(every.samples, traj.samples), (
+      "selected snapshots and samples must equal those of the full trajectory bit for bit")
   # The last step lands on the last recorded prediction.
-  assert np.array_equal(every.samples, every.denoised[-1])
+  assert np.array_equal(every.samples, every.denoised[-1]), "the samples must be the last recorded prediction"
 
 
 def test_sample_under_a_users_jit():
@@ -289,7 +329,8 @@ def test_sample_under_a_users_jit():
     key = jax.random.PRNGKey(seed)
     x0 = 2.0 * jax.random.normal(jax.random.split(key)[0], (16, 5))
     want, _ = _reference("ancestral", key, x0, np.asarray(sigmas, np.float64), shrink)
-    np.testing.assert_allclose(draw(key), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(draw(key), want, rtol=1e-5, atol=1e-5,
+                               err_msg=f"jitted sampler (seed {seed}) must match the float64 formulas")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -303,7 +344,7 @@ def test_identity_hook_changes_nothing(method):
   a = sample(shrink, jax.random.PRNGKey(0), (16, 5), sigmas, method=method, x_init=x0)
   b = sample(shrink, jax.random.PRNGKey(0), (16, 5), sigmas, method=method, x_init=x0,
              step_hook=lambda i, s, t, x, den: den)
-  assert np.array_equal(a, b)
+  assert np.array_equal(a, b), f"{method}: the identity hook must change no bit"
 
 
 def test_constant_hook_makes_euler_end_at_the_constant():
@@ -311,7 +352,7 @@ def test_constant_hook_makes_euler_end_at_the_constant():
   hook = lambda i, s, t, x, den: jnp.broadcast_to(c, x.shape)
   out = sample(shrink, None, (16, 5), geometric_sigmas(*GRID60), method="euler", step_hook=hook,
                x_init=jnp.ones((16, 5)))
-  assert np.array_equal(out, np.broadcast_to(c, (16, 5)))
+  assert np.array_equal(out, np.broadcast_to(c, (16, 5))), f"euler must end exactly at the hook's constant {c}"
 
 
 def test_hook_sees_the_step_and_its_levels():
@@ -322,9 +363,11 @@ def test_hook_sees_the_step_and_its_levels():
   by_step = sample(shrink, None, (4, 3), sigmas, step_hook=lambda i, s, t, x, den: jnp.full_like(x, i.astype(x.dtype)),
                    **kw)
   by_next = sample(shrink, None, (4, 3), sigmas, step_hook=lambda i, s, t, x, den: jnp.full_like(x, t), **kw)
-  assert (np.asarray(by_sigma) == np.asarray(sigmas)[-2]).all()
-  assert (np.asarray(by_step) == 59.0).all()
-  assert (np.asarray(by_next) == 0.0).all()
+  assert (np.asarray(by_sigma) == np.asarray(sigmas)[-2]).all(), (
+      f"a hook returning s must end on sigma_(N-2) = {np.asarray(sigmas)[-2]}, got {np.unique(np.asarray(by_sigma))}")
+  assert (np.asarray(by_step) == 59.0).all(), (
+      f"a hook returning i must end on step 59, got {np.unique(np.asarray(by_step))}")
+  assert (np.asarray(by_next) == 0.0).all(), f"a hook returning t must end on 0, got {np.unique(np.asarray(by_next))}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -343,13 +386,13 @@ def test_aux_snapshots(method):
   x0 = 2.0 * jax.random.normal(jax.random.PRNGKey(2), (10, 6))
   traj = sample_trajectory(denoise, None, (10, 6), sigmas, method=method, has_aux=True, x_init=x0,
                            snapshot_steps=[0, 30, 59])
-  assert traj.aux["h"].shape == (3, 10, 9) and traj.aux["sq"].shape == (3, 10) and traj.aux["sigma"].shape == (3,)
-  np.testing.assert_array_equal(traj.aux["sigma"], traj.sigmas)
+  chex.assert_shape([traj.aux["h"], traj.aux["sq"], traj.aux["sigma"]], [(3, 10, 9), (3, 10), (3,)])
+  np.testing.assert_array_equal(traj.aux["sigma"], traj.sigmas, err_msg="aux sigma must be the snapshot levels")
   want_h = jax.nn.relu(jnp.matmul(traj.x, w, precision=jax.lax.Precision.HIGHEST))
-  np.testing.assert_allclose(traj.aux["h"], want_h, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(traj.aux["sq"], jnp.sum(traj.x ** 2, axis=2), rtol=1e-5)
+  np.testing.assert_allclose(traj.aux["h"], want_h, rtol=1e-5, atol=1e-5, err_msg="aux code at each snapshot")
+  np.testing.assert_allclose(traj.aux["sq"], jnp.sum(traj.x ** 2, axis=2), rtol=1e-5, err_msg="aux |x|^2")
   plain = sample(lambda x, s: denoise(x, s)[0], None, (10, 6), sigmas, method=method, x_init=x0)
-  assert np.array_equal(plain, traj.samples)
+  assert np.array_equal(plain, traj.samples), "has_aux must not change the samples"
 
 
 # ------------------------------------------------------------------------------------------------

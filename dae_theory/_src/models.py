@@ -47,6 +47,8 @@ class Model(NamedTuple):
     loop_on_cpu: the engine's loop for this model on CPU: "scan" (one compiled program; fastest
       for matrix models) or "python" (a Python loop over the jitted step: XLA:CPU runs
       convolutions about 40× slower inside a loop). Other backends always scan.
+    fixed_width: the width is part of the architecture (a deep MLP's p, a U-Net's channels) and
+      cannot be padded: a sweep must give every model the same width.
   """
 
   name: str
@@ -58,6 +60,7 @@ class Model(NamedTuple):
   cut_width: Callable | None = None
   sweep_fields: tuple[str, ...] = ()
   loop_on_cpu: str = "scan"
+  fixed_width: bool = False
 
 
 # ----------------------------------------------------------------------------------------------

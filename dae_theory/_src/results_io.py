@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -117,12 +120,42 @@ def load_npz(path) -> dict[str, np.ndarray]:
       raise ValueError(f"path {path} is not a readable .npz file: {err}") from err
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+REUSE_STALE_ENV = "DAE_THEORY_REUSE_STALE"
+
+
+def _digest(paths) -> str:
+  h = hashlib.sha256()
+  for path in paths:
+    h.update(path.name.encode())
+    h.update(path.read_bytes())
+  return h.hexdigest()[:16]
+
+
+def code_digest(parts) -> dict[str, str]:
+  """Digests of the code that makes a results folder: the package's sources and the files that
+  define the parts' functions (the experiment script)."""
+  files = set()
+  for _, fn in parts:
+    while isinstance(fn, functools.partial):
+      fn = fn.func
+    with contextlib.suppress(TypeError):
+      source = inspect.getsourcefile(inspect.unwrap(fn))
+      if source:
+        files.add(Path(source).resolve())
+  files = sorted(files)
+  return {"package": _digest(sorted(_PACKAGE.rglob("*.py"))), "script": _digest(files)}
+
+
 def run_parts(out_dir, config: dict, parts, *args) -> None:
   """Runs an experiment's parts into ``out_dir``, resumably: ``parts`` is a sequence of
   (file name, fn) and each missing file is made by ``fn(path, *args)``; existing ones are kept.
 
   ``config.json`` is written first. If one is already there with a different config, finished
   parts belong to other settings: a ValueError asks to delete the folder instead of mixing them.
+  ``code.json`` records ``code_digest`` (the package's sources and the experiment script): parts
+  made by other code are stale and are made again, unless the environment variable
+  ``DAE_THEORY_REUSE_STALE=1`` asks to keep them (a warning says so).
   """
   parts = list(parts)
   for part in parts:
@@ -133,7 +166,21 @@ def run_parts(out_dir, config: dict, parts, *args) -> None:
   text = json.dumps(_jsonable(config), indent=2, sort_keys=True) + "\n"
   if config_path.exists() and config_path.read_text() != text:
     raise ValueError(f"{out_dir} holds results of another config; delete it (or use another --out) to recompute")
+  code_path = out_dir / "code.json"
+  code = json.dumps(code_digest(parts), indent=2, sort_keys=True) + "\n"
+  finished = [out_dir / name for name, _ in parts if (out_dir / name).exists()]
+  made_by = code_path.read_text() if code_path.exists() else None
+  if finished and made_by != code:
+    what = "code not recorded" if made_by is None else "the package or the script changed since"
+    if os.environ.get(REUSE_STALE_ENV) == "1":
+      print(f"warning: {out_dir} holds parts made by other code ({what}); reused ({REUSE_STALE_ENV}=1)")
+      code = made_by if made_by is not None else code
+    else:
+      print(f"{out_dir} holds parts made by other code ({what}); making them again")
+      for path in finished:
+        path.unlink()
   _atomic_write(config_path, lambda f: f.write(text.encode()))
+  _atomic_write(code_path, lambda f: f.write(code.encode()))
   for name, fn in parts:
     path = out_dir / name
     if path.exists():

@@ -60,6 +60,7 @@ import numpy as np
 from dae_theory._src import checks
 
 METHODS = ("ancestral", "euler", "heun")
+LOOPS = ("scan", "python")
 
 Denoiser = Callable[[jax.Array, jax.Array], Any]
 StepHook = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
@@ -308,12 +309,9 @@ def _snapshot_table(sig, num_steps: int, snapshot_sigmas, snapshot_steps) -> np.
 # The compiled sampler.
 
 
-def _run(denoise, step_hook, method, clamp, has_aux, dtype, shape, slots, aux_spec, x_init, key, sigmas):
-  """Traces and compiles the scan; returns (samples, (x, denoised, aux) buffers or None)."""
+def _step_functions(denoise, step_hook, method, clamp, has_aux, dtype, shape):
+  """(predict, update): the denoiser's prediction at step i and the sampler's step from it."""
   m, d = shape
-  num_steps = sigmas.shape[0] - 1
-  record = slots is not None
-  num_snaps = int((slots >= 0).sum()) if record else 0
 
   def predict(i, s, s_next, x):
     out = denoise(x, s)
@@ -344,12 +342,70 @@ def _run(denoise, step_hook, method, clamp, has_aux, dtype, shape, slots, aux_sp
       x_new = jnp.clip(x_new, clamp[0], clamp[1])
     return x_new
 
-  def program(x_init, key, sigmas):
-    if key is not None:
-      k_init, k_steps = jax.random.split(key)
+  return predict, update
+
+
+def _start(key, x_init, sigma0, shape, dtype):
+  """(x at σ₀, the steps' key): x_init, or σ₀ · N(0, I) from split(key)[0]."""
+  k_init, k_steps = jax.random.split(key) if key is not None else (None, None)
+  x0 = sigma0 * jax.random.normal(k_init, shape, dtype) if x_init is None else x_init
+  return x0, k_steps
+
+
+def _run_python(denoise, step_hook, method, clamp, dtype, shape, x_init, key, sigmas):
+  """The sampler as a Python loop: the denoiser is called as given (jit it, with its parameters as
+  arguments, and nothing is compiled again per call or per model) and each update is one small
+  jitted function. The same steps as the scan; Heun's corrector is skipped on the last step."""
+  m, d = shape
+  x, k_steps = jax.jit(_start, static_argnums=(3, 4))(key, x_init, sigmas[0], shape, dtype)
+  levels = [float(v) for v in np.asarray(sigmas)]
+
+  def predict(i, s, s_next, x):
+    den = jnp.asarray(denoise(x, jnp.asarray(s, dtype)), dtype)
+    return den if step_hook is None else jnp.asarray(step_hook(i, s, s_next, x, den), dtype)
+
+  @jax.jit
+  def ancestral(i, s, s_next, x, den, k_steps):
+    delta = s * s - s_next * s_next
+    z = jax.random.normal(jax.random.fold_in(k_steps, i), (m, d), dtype)
+    return x + delta * ((den - x) / (s * s)) + jnp.sqrt(delta) * z
+
+  @jax.jit
+  def euler(s, s_next, x, den):
+    return x + (1 - s_next / s) * (den - x)
+
+  @jax.jit
+  def heun(s, s_next, x, den, x_euler, den2):
+    return x + (s_next - s) * (0.5 * ((x - den) / s + (x_euler - den2) / s_next))
+
+  clip = jax.jit(lambda v: jnp.clip(v, clamp[0], clamp[1])) if clamp is not None else (lambda v: v)
+  for i in range(len(levels) - 1):
+    s, s_next = jnp.asarray(levels[i], dtype), jnp.asarray(levels[i + 1], dtype)
+    idx = jnp.int32(i)
+    den = predict(idx, s, s_next, x)
+    if levels[i + 1] == 0.0:
+      x = den
+    elif method == "ancestral":
+      x = ancestral(idx, s, s_next, x, den, k_steps)
+    elif method == "euler":
+      x = euler(s, s_next, x, den)
     else:
-      k_init = k_steps = None
-    x0 = sigmas[0] * jax.random.normal(k_init, (m, d), dtype) if x_init is None else x_init
+      x_euler = x + (s_next - s) * ((x - den) / s)
+      x = heun(s, s_next, x, den, x_euler, predict(idx, s_next, s_next, x_euler))
+    x = clip(x)
+  return x
+
+
+def _run(denoise, step_hook, method, clamp, has_aux, dtype, shape, slots, aux_spec, x_init, key, sigmas):
+  """Traces and compiles the scan; returns (samples, (x, denoised, aux) buffers or None)."""
+  m, d = shape
+  num_steps = sigmas.shape[0] - 1
+  record = slots is not None
+  num_snaps = int((slots >= 0).sum()) if record else 0
+  predict, update = _step_functions(denoise, step_hook, method, clamp, has_aux, dtype, shape)
+
+  def program(x_init, key, sigmas):
+    x0, k_steps = _start(key, x_init, sigmas[0], (m, d), dtype)
     slot_table = jnp.asarray(slots, jnp.int32) if record else None
 
     def body(carry, inputs):
@@ -383,7 +439,7 @@ def _run(denoise, step_hook, method, clamp, has_aux, dtype, shape, slots, aux_sp
 
 
 def sample(denoise: Denoiser, key, shape, sigmas, *, method: str = "ancestral", x_init=None, clamp=None,
-           step_hook: StepHook | None = None) -> jax.Array:
+           step_hook: StepHook | None = None, loop: str = "scan") -> jax.Array:
   """Draws samples by integrating the VE diffusion from σ₀ down the grid with denoiser D.
 
   Starting point x_0 = x_init, or σ₀ · N(0, I) from ``jax.random.split(key)[0]``. Step i maps
@@ -414,15 +470,21 @@ def sample(denoise: Denoiser, key, shape, sigmas, *, method: str = "ancestral", 
     step_hook: optional ``step_hook(step, sigma, sigma_next, x, denoised) -> denoised`` applied to
       every prediction before it is used (guidance, steering): sigma is the level the prediction
       was made at, sigma_next the level the step ends at (both σ_{i+1} for Heun's corrector).
+    loop: "scan" (one compiled program) or "python" (a Python loop over one jitted step: the same
+      steps, for denoisers that XLA:CPU runs slowly inside a compiled loop, such as convolutions).
 
   Returns:
     (m, d) samples at σ = 0; the same bits for the same arguments and key, and the same bits as
-    ``sample_trajectory(...).samples``.
+    ``sample_trajectory(...).samples`` (with loop "python": equal up to rounding).
 
   Compiled anew per call (see the module docstring); memory O(m·d) beyond the denoiser's.
   """
+  if not isinstance(loop, str) or loop not in LOOPS:
+    raise ValueError(f"loop must be one of {LOOPS}, got {loop!r}")
   key, shape, sig, x_init, clamp, dtype, _ = _check_common(denoise, key, shape, sigmas, method, x_init, clamp,
                                                           step_hook, False)
+  if loop == "python":
+    return _run_python(denoise, step_hook, method, clamp, dtype, shape, x_init, key, sig)
   samples, _ = _run(denoise, step_hook, method, clamp, False, dtype, shape, None, None, x_init, key, sig)
   return samples
 

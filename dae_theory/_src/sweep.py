@@ -66,10 +66,11 @@ class SweepResult:
 VECTORIZE = ("vmap", "map")
 
 
-def default_vectorize(mesh: Mesh) -> str:
+def default_vectorize(mesh: Mesh, loop: str = "scan") -> str:
   """"map" on CPU (one model already fills the cores; batched small GEMMs lose to a loop there,
-  see docs/performance-notes.md), "vmap" on GPU/TPU (one small model leaves the chip idle)."""
-  return "map" if mesh.devices.flat[0].platform == "cpu" else "vmap"
+  see docs/performance-notes.md), "vmap" on GPU/TPU (one small model leaves the chip idle) and for
+  models trained by the Python loop (a map is a loop: XLA:CPU runs convolutions slowly inside one)."""
+  return "map" if mesh.devices.flat[0].platform == "cpu" and loop == "scan" else "vmap"
 
 
 def _sharded(fn, mesh: Mesh, in_specs, out_specs, vectorize: str, in_axes):
@@ -178,7 +179,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
       of the device count). Smaller chunks lose less when a job is killed.
     mesh: a 1-D ``jax.sharding.Mesh`` with axis "models" (default: all devices).
     vectorize: how one device runs its models: "vmap" (batched) or "map" (a loop inside the
-      compiled program); default ``default_vectorize(mesh)``.
+      compiled program); default ``default_vectorize(mesh, loop)``.
     loop: "scan" (one program per chunk) or "python" (a Python loop over a jitted step of the whole
       chunk); default ``engine.default_loop``.
     model: a ``Model`` to train (default: the built-in ``config.model``).
@@ -196,6 +197,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   grid = make_grid(config, x.shape[0], model=model, seeds=seeds, sizes=sizes, sigmas=sigmas, sigma_mins=sigma_mins,
                    lams=lams, learning_rates=learning_rates, widths=widths)
   rows = grid.rows()
+  if model.fixed_width and len(set(np.asarray(grid.width).tolist())) > 1:
+    raise ValueError(f"widths must all be equal for model {model.name!r} (its width is part of the architecture), "
+                     f"got {sorted(set(np.asarray(grid.width).tolist()))}")
   if results_dir is not None:
     results_dir = Path(results_dir)
     if results_dir.exists() and not results_dir.is_dir():
@@ -204,10 +208,10 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   if mesh.axis_names != ("models",):
     raise ValueError(f"mesh must be 1-D with axis name 'models', got axes {mesh.axis_names}")
   num_dev = int(mesh.devices.size)
-  vectorize = default_vectorize(mesh) if vectorize is None else vectorize
-  if vectorize not in VECTORIZE:
+  if vectorize is not None and vectorize not in VECTORIZE:
     raise ValueError(f"vectorize must be one of {VECTORIZE}, got {vectorize!r}")
   loop = check_loop(loop, model, mesh.devices.flat[0].platform)
+  vectorize = default_vectorize(mesh, loop) if vectorize is None else vectorize
   total = len(rows)
   if models_per_chunk is None:
     models_per_chunk = total
