@@ -470,8 +470,10 @@ def sample(denoise: Denoiser, key, shape, sigmas, *, method: str = "ancestral", 
     step_hook: optional ``step_hook(step, sigma, sigma_next, x, denoised) -> denoised`` applied to
       every prediction before it is used (guidance, steering): sigma is the level the prediction
       was made at, sigma_next the level the step ends at (both σ_{i+1} for Heun's corrector).
-    loop: "scan" (one compiled program) or "python" (a Python loop over one jitted step: the same
-      steps, for denoisers that XLA:CPU runs slowly inside a compiled loop, such as convolutions).
+    loop: "scan" (one compiled program) or "python" (a Python loop: one denoiser call per
+      evaluation and small jitted updates, the same steps; for denoisers that XLA:CPU runs slowly
+      inside a compiled loop, such as convolutions. Give it a jitted denoiser whose parameters are
+      arguments, such as ``deep_denoiser``'s, and call it outside jit: it needs concrete sigmas).
 
   Returns:
     (m, d) samples at σ = 0; the same bits for the same arguments and key, and the same bits as
@@ -484,6 +486,9 @@ def sample(denoise: Denoiser, key, shape, sigmas, *, method: str = "ancestral", 
   key, shape, sig, x_init, clamp, dtype, _ = _check_common(denoise, key, shape, sigmas, method, x_init, clamp,
                                                           step_hook, False)
   if loop == "python":
+    if not checks.is_concrete(sig):
+      raise ValueError("sigmas must be concrete for loop='python' (a Python loop over the levels); "
+                       "call sample outside jit or use loop='scan'")
     return _run_python(denoise, step_hook, method, clamp, dtype, shape, x_init, key, sig)
   samples, _ = _run(denoise, step_hook, method, clamp, False, dtype, shape, None, None, x_init, key, sig)
   return samples
