@@ -48,6 +48,7 @@ import numpy as np
 from dae_theory._src import checks
 from dae_theory._src.config import TrainConfig
 from dae_theory._src.diffusion import TimeGate, log_uniform_sigmas
+from dae_theory._src.loss import batch_mean
 from dae_theory._src.models import Model
 
 HIGHEST = jax.lax.Precision.HIGHEST
@@ -366,7 +367,7 @@ def _deep_model(arch) -> Model:
     if isinstance(arch, UNetConfig):
       d2 = arch.sigma_data ** 2
       err = err * (sigmas ** 2 + d2) / (sigmas ** 2 * d2)
-    data = jnp.mean(err) if weights is None else jnp.sum(weights * err) / jnp.sum(weights)
+    data = batch_mean(err, weights)
     if cfg.loss_convention == "torch" or isinstance(arch, UNetConfig):
       data = data / batch.shape[-1]
     return data + spec.lam.astype(dtype) * _kernel_penalty(params)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory._src import checks
+from dae_theory._src.loss import batch_mean
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -270,7 +271,7 @@ def diffusion_loss_given_noise(params: DiffusionParams, x: jax.Array, noise: jax
 def diffusion_objective(params, x, noise, sigmas, weights, lam, per_pixel: bool):
   """``diffusion_loss_given_noise`` without argument checks (the engine's batch objective)."""
   err = jax.vmap(diffusion_error, in_axes=(None, 0, 0, 0))(params, x, noise, sigmas)
-  data = jnp.mean(err) if weights is None else jnp.sum(weights * err) / jnp.sum(weights)
+  data = batch_mean(err, weights)
   if per_pixel:
     data = data / x.shape[-1]
   return data + lam * diffusion_weight_penalty(params)

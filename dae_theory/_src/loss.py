@@ -14,6 +14,11 @@ from dae_theory._src import checks
 from dae_theory._src.model import DAEParams, dae_apply
 
 
+def batch_mean(err: jax.Array, weights: jax.Array | None) -> jax.Array:
+  """The mean of per-row errors (B,), or Σ w_i e_i / Σ w_i with 0/1 row weights (a prefix of the data)."""
+  return jnp.mean(err) if weights is None else jnp.sum(weights * err) / jnp.sum(weights)
+
+
 def weight_penalty(params: DAEParams) -> jax.Array:
   """Σ_l ‖W_l‖²_F over both layers (a tied W counts twice)."""
   if not isinstance(params, DAEParams):

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from dae_theory._src.config import TrainConfig
 from dae_theory._src.diffusion import (DiffusionParams, diffusion_objective, init_diffusion_params,
                                        log_uniform_sigmas)
-from dae_theory._src.loss import weight_penalty
+from dae_theory._src.loss import batch_mean, weight_penalty
 from dae_theory._src.model import DAEParams, HIGHEST, init_params
 
 
@@ -77,7 +77,7 @@ def dae_data_term(params: DAEParams, batch, noise, weights, sigma, per_pixel: bo
   h = jax.nn.relu(jnp.matmul(y, params.w1, precision=HIGHEST))
   out = jnp.matmul(h, params.decoder.T, precision=HIGHEST)
   err = jnp.mean(jnp.sum((out - batch[None]) ** 2, axis=-1), axis=0)  # (B,)
-  data = jnp.mean(err) if weights is None else jnp.sum(weights * err) / jnp.sum(weights)
+  data = batch_mean(err, weights)
   return data / batch.shape[-1] if per_pixel else data
 
 

@@ -309,9 +309,31 @@ def _snapshot_table(sig, num_steps: int, snapshot_sigmas, snapshot_steps) -> np.
 # The compiled sampler.
 
 
-def _step_functions(denoise, step_hook, method, clamp, has_aux, dtype, shape):
+def _ancestral_step(i, s, s_next, x, den, k_steps):
+  """x + δ (x̂₀ − x)/σ_i² + √δ z, δ = σ_i² − σ_{i+1}², z from fold_in(k_steps, i)."""
+  delta = s * s - s_next * s_next
+  z = jax.random.normal(jax.random.fold_in(k_steps, i), x.shape, x.dtype)
+  return x + delta * ((den - x) / (s * s)) + jnp.sqrt(delta) * z
+
+
+def _euler_step(s, s_next, x, den):
+  return x + (1 - s_next / s) * (den - x)
+
+
+def _heun_predictor(s, s_next, x, den):
+  return x + (s_next - s) * ((x - den) / s)
+
+
+def _heun_corrector(s, s_next, x, den, x_euler, den2):
+  return x + (s_next - s) * (0.5 * ((x - den) / s + (x_euler - den2) / s_next))
+
+
+def _clip(x, low, high):
+  return jnp.clip(x, low, high)
+
+
+def _step_functions(denoise, step_hook, method, clamp, has_aux, dtype):
   """(predict, update): the denoiser's prediction at step i and the sampler's step from it."""
-  m, d = shape
 
   def predict(i, s, s_next, x):
     out = denoise(x, s)
@@ -323,23 +345,19 @@ def _step_functions(denoise, step_hook, method, clamp, has_aux, dtype, shape):
 
   def update(i, s, s_next, x, den, k_steps):
     if method == "ancestral":
-      delta = s * s - s_next * s_next
-      z = jax.random.normal(jax.random.fold_in(k_steps, i), (m, d), dtype)
-      x_new = jnp.where(s_next > 0, x + delta * ((den - x) / (s * s)) + jnp.sqrt(delta) * z, den)
+      x_new = jnp.where(s_next > 0, _ancestral_step(i, s, s_next, x, den, k_steps), den)
     elif method == "euler":
-      x_new = jnp.where(s_next > 0, x + (1 - s_next / s) * (den - x), den)
+      x_new = jnp.where(s_next > 0, _euler_step(s, s_next, x, den), den)
     else:  # heun
-      slope = (x - den) / s
-      x_euler = x + (s_next - s) * slope
+      x_euler = _heun_predictor(s, s_next, x, den)
 
       def correct(_):
         den2, _ = predict(i, s_next, s_next, x_euler)
-        slope2 = (x_euler - den2) / s_next
-        return x + (s_next - s) * (0.5 * (slope + slope2))
+        return _heun_corrector(s, s_next, x, den, x_euler, den2)
 
       x_new = jax.lax.cond(s_next > 0, correct, lambda _: den, None)
     if clamp is not None:
-      x_new = jnp.clip(x_new, clamp[0], clamp[1])
+      x_new = _clip(x_new, clamp[0], clamp[1])
     return x_new
 
   return predict, update
@@ -352,47 +370,32 @@ def _start(key, x_init, sigma0, shape, dtype):
   return x0, k_steps
 
 
+_ancestral_jit, _euler_jit, _heun_predictor_jit, _heun_corrector_jit, _clip_jit, _start_jit = (
+    jax.jit(_ancestral_step), jax.jit(_euler_step), jax.jit(_heun_predictor), jax.jit(_heun_corrector),
+    jax.jit(_clip), jax.jit(_start, static_argnums=(3, 4)))
+
+
 def _run_python(denoise, step_hook, method, clamp, dtype, shape, x_init, key, sigmas):
   """The sampler as a Python loop: the denoiser is called as given (jit it, with its parameters as
-  arguments, and nothing is compiled again per call or per model) and each update is one small
-  jitted function. The same steps as the scan; Heun's corrector is skipped on the last step."""
-  m, d = shape
-  x, k_steps = jax.jit(_start, static_argnums=(3, 4))(key, x_init, sigmas[0], shape, dtype)
+  arguments, and nothing is compiled again per call or per model) and each update is one of the
+  scan's step formulas, compiled once. Heun's corrector is skipped on the last step, as in the scan."""
+  predict, _ = _step_functions(denoise, step_hook, method, clamp, False, dtype)
+  x, k_steps = _start_jit(key, x_init, sigmas[0], shape, dtype)
   levels = [float(v) for v in np.asarray(sigmas)]
-
-  def predict(i, s, s_next, x):
-    den = jnp.asarray(denoise(x, jnp.asarray(s, dtype)), dtype)
-    return den if step_hook is None else jnp.asarray(step_hook(i, s, s_next, x, den), dtype)
-
-  @jax.jit
-  def ancestral(i, s, s_next, x, den, k_steps):
-    delta = s * s - s_next * s_next
-    z = jax.random.normal(jax.random.fold_in(k_steps, i), (m, d), dtype)
-    return x + delta * ((den - x) / (s * s)) + jnp.sqrt(delta) * z
-
-  @jax.jit
-  def euler(s, s_next, x, den):
-    return x + (1 - s_next / s) * (den - x)
-
-  @jax.jit
-  def heun(s, s_next, x, den, x_euler, den2):
-    return x + (s_next - s) * (0.5 * ((x - den) / s + (x_euler - den2) / s_next))
-
-  clip = jax.jit(lambda v: jnp.clip(v, clamp[0], clamp[1])) if clamp is not None else (lambda v: v)
   for i in range(len(levels) - 1):
-    s, s_next = jnp.asarray(levels[i], dtype), jnp.asarray(levels[i + 1], dtype)
-    idx = jnp.int32(i)
-    den = predict(idx, s, s_next, x)
+    s, s_next, idx = jnp.asarray(levels[i], dtype), jnp.asarray(levels[i + 1], dtype), jnp.int32(i)
+    den, _ = predict(idx, s, s_next, x)
     if levels[i + 1] == 0.0:
       x = den
     elif method == "ancestral":
-      x = ancestral(idx, s, s_next, x, den, k_steps)
+      x = _ancestral_jit(idx, s, s_next, x, den, k_steps)
     elif method == "euler":
-      x = euler(s, s_next, x, den)
+      x = _euler_jit(s, s_next, x, den)
     else:
-      x_euler = x + (s_next - s) * ((x - den) / s)
-      x = heun(s, s_next, x, den, x_euler, predict(idx, s_next, s_next, x_euler))
-    x = clip(x)
+      x_euler = _heun_predictor_jit(s, s_next, x, den)
+      x = _heun_corrector_jit(s, s_next, x, den, x_euler, predict(idx, s_next, s_next, x_euler)[0])
+    if clamp is not None:
+      x = _clip_jit(x, clamp[0], clamp[1])
   return x
 
 
@@ -402,7 +405,7 @@ def _run(denoise, step_hook, method, clamp, has_aux, dtype, shape, slots, aux_sp
   num_steps = sigmas.shape[0] - 1
   record = slots is not None
   num_snaps = int((slots >= 0).sum()) if record else 0
-  predict, update = _step_functions(denoise, step_hook, method, clamp, has_aux, dtype, shape)
+  predict, update = _step_functions(denoise, step_hook, method, clamp, has_aux, dtype)
 
   def program(x_init, key, sigmas):
     x0, k_steps = _start(key, x_init, sigmas[0], (m, d), dtype)

@@ -197,9 +197,10 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   grid = make_grid(config, x.shape[0], model=model, seeds=seeds, sizes=sizes, sigmas=sigmas, sigma_mins=sigma_mins,
                    lams=lams, learning_rates=learning_rates, widths=widths)
   rows = grid.rows()
-  if model.fixed_width and len(set(np.asarray(grid.width).tolist())) > 1:
+  widths_used = sorted(set(np.asarray(grid.width).tolist()))
+  if model.fixed_width and len(widths_used) > 1:
     raise ValueError(f"widths must all be equal for model {model.name!r} (its width is part of the architecture), "
-                     f"got {sorted(set(np.asarray(grid.width).tolist()))}")
+                     f"got {widths_used}")
   if results_dir is not None:
     results_dir = Path(results_dir)
     if results_dir.exists() and not results_dir.is_dir():
