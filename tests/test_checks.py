@@ -19,12 +19,16 @@ def test_check_finite_accepts_finite_entries_whose_sum_overflows(to_array):
   """The fast path's sum overflows here, so the entry-wise fallback must decide both ways."""
   x = np.full((1000,), 3e38, np.float32)
   with np.errstate(over="ignore"):
-    assert not np.isfinite(np.sum(to_array(x)))  # the premise: the fast path alone would reject x
-  assert checks.check_finite("x", to_array(x)) is None  # every entry is finite: accepted
+    total = np.sum(to_array(x))
+  # the premise: the fast path alone would reject x
+  assert not np.isfinite(total), f"the premise: 1000 × 3e38 must overflow float32 to inf, got the sum {total}"
+  got = checks.check_finite("x", to_array(x))  # every entry is finite: accepted
+  assert got is None, f"check_finite must accept finite entries whose sum overflows and return None, got {got!r}"
   x[500] = np.nan  # the same overflowing sum, now with one bad entry: rejected
   with pytest.raises(ValueError, match="x must be finite"):
     checks.check_finite("x", to_array(x))
-  assert checks.check_finite("x", to_array(np.arange(12, dtype=np.int32))) is None
+  got = checks.check_finite("x", to_array(np.arange(12, dtype=np.int32)))
+  assert got is None, f"check_finite must accept an integer array and return None, got {got!r}"
 
 
 @pytest.mark.parametrize("m, n, d, platform, want", [
@@ -37,4 +41,5 @@ def test_check_finite_accepts_finite_entries_whose_sum_overflows(to_array):
     (1, 60_000, 784, "tpu", 2560),  # 2M // d = 2674
 ])
 def test_default_chunk_size(m, n, d, platform, want):
-  assert empirical.default_chunk_size(m, n, d, platform) == want
+  got = empirical.default_chunk_size(m, n, d, platform)
+  assert got == want, f"default_chunk_size(m={m}, n={n}, d={d}, {platform!r}) must be {want}, got {got}"

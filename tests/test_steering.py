@@ -32,7 +32,8 @@ def test_concept_direction_is_the_mean_gated_code_of_noised_references():
   chex.assert_shape(v, (P,))
   noisy = ref + 0.3 * jax.random.normal(key, ref.shape)
   want = np.mean([np.asarray(dt.diffusion_representation(params, y, 0.3)) for y in noisy], axis=0)
-  np.testing.assert_allclose(v, want, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(v, want, rtol=1e-5, atol=1e-7,
+                             err_msg="the concept direction must be the mean gated code of the noised references")
 
 
 @pytest.mark.parametrize("method", dt.SAMPLER_METHODS)
@@ -43,8 +44,9 @@ def test_zero_strength_reproduces_unsteered_sampling_bit_for_bit(method):
   key = jax.random.PRNGKey(4)
   plain = dt.sample(dt.diffusion_denoiser(params), key, (M, D), SIGMAS, method=method)
   steer = jax.jit(lambda a: dt.sample(dt.steered_denoiser(params, v, a, window), key, (M, D), SIGMAS, method=method))
-  np.testing.assert_array_equal(steer(0.0), plain)
-  assert not np.array_equal(steer(3.0), plain)
+  np.testing.assert_array_equal(steer(0.0), plain,
+                                err_msg=f"{method}: strength 0 must reproduce unsteered sampling bit for bit")
+  assert not np.array_equal(steer(3.0), plain), f"{method}: strength 3 must change the samples, they equal unsteered"
 
 
 def test_zero_direction_changes_nothing():
@@ -53,19 +55,23 @@ def test_zero_direction_changes_nothing():
   key = jax.random.PRNGKey(5)
   plain = dt.sample(dt.diffusion_denoiser(params), key, (M, D), SIGMAS)
   steered = dt.sample(dt.steered_denoiser(params, jnp.zeros(P), 10.0, window), key, (M, D), SIGMAS)
-  np.testing.assert_array_equal(steered, plain)
+  np.testing.assert_array_equal(steered, plain,
+                                err_msg="a zero direction at strength 10 must reproduce unsteered sampling bit for bit")
 
 
 def test_hook_adds_the_direction_only_inside_the_window():
   window = dt.steering_window(SIGMAS, 3, 6)
-  assert window.sigma_high == pytest.approx(float(SIGMAS[3]))
-  assert window.sigma_low == pytest.approx(float(SIGMAS[5]))
+  assert window.sigma_high == pytest.approx(float(SIGMAS[3])), (
+      f"steps 3..5: sigma_high must be SIGMAS[3] = {float(SIGMAS[3]):.6g}, got {window.sigma_high}")
+  assert window.sigma_low == pytest.approx(float(SIGMAS[5])), (
+      f"steps 3..5: sigma_low must be SIGMAS[5] = {float(SIGMAS[5]):.6g}, got {window.sigma_low}")
   v = jnp.arange(1.0, P + 1.0)
   hook = dt.steering_hook(v, 2.0, window)
   h = jnp.ones(P)
   for i in range(SIGMAS.shape[0] - 1):
     want = h + 2.0 * v if 3 <= i < 6 else h
-    np.testing.assert_array_equal(hook(h, SIGMAS[i]), want, err_msg=f"step {i}")
+    np.testing.assert_array_equal(hook(h, SIGMAS[i]), want,
+                                  err_msg=f"step {i}: the hook must add 2·v inside the window [3, 6), nothing outside")
 
 
 def test_steering_moves_samples_toward_the_concept():
@@ -81,7 +87,9 @@ def test_steering_moves_samples_toward_the_concept():
   for a in (0.0, 1e3):
     x = np.asarray(dt.sample(dt.steered_denoiser(params, v, a, window), key, (M, D), SIGMAS))
     cosines.append(np.mean(x @ target / (np.linalg.norm(x, axis=1) * np.linalg.norm(target))))
-  assert cosines[1] > 0.999 and cosines[1] > cosines[0] + 0.05
+  assert cosines[1] > 0.999 and cosines[1] > cosines[0] + 0.05, (
+      f"at a = 1e3 the mean cosine to W v must exceed 0.999 and the unsteered {cosines[0]:.4f} by 0.05, "
+      f"got {cosines[1]:.6f}")
 
 
 @pytest.mark.parametrize("start,stop", [(-1, 3), (3, 3), (5, 2), (0, "N"), (2.0, 5)])

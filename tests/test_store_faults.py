@@ -10,6 +10,7 @@ import stat
 import tempfile
 import warnings
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -58,9 +59,9 @@ def rdir(good_store, tmp_path):
 
 
 def _assert_equal(res, reference):
-  for a, b in zip(jax.tree.leaves(res.params), jax.tree.leaves(reference.params)):
-    np.testing.assert_array_equal(a, b)
-  np.testing.assert_array_equal(res.loss_history, reference.loss_history)
+  chex.assert_trees_all_equal(res.params, reference.params)
+  np.testing.assert_array_equal(res.loss_history, reference.loss_history,
+                                err_msg="the loss history must equal the undamaged run's")
 
 
 def _no_recompute(monkeypatch):
@@ -72,7 +73,10 @@ def _no_recompute(monkeypatch):
 def _assert_good_chunk(rdir, chunk):
   meta = json.loads((rdir / f"chunk_{chunk:05d}.json").read_text())
   data = (rdir / f"chunk_{chunk:05d}.npz").read_bytes()
-  assert meta["npz_sha256"] == hashlib.sha256(data).hexdigest() and meta["npz_bytes"] == len(data)
+  digest = hashlib.sha256(data).hexdigest()
+  assert meta["npz_sha256"] == digest and meta["npz_bytes"] == len(data), (
+      f"chunk {chunk}: the .json must record the .npz's sha256 {digest} and size {len(data)}, "
+      f"got {meta['npz_sha256']} and {meta['npz_bytes']}")
 
 
 def _rerun_recomputes(problem, rdir, reference, name, reason, monkeypatch):
@@ -81,7 +85,8 @@ def _rerun_recomputes(problem, rdir, reference, name, reason, monkeypatch):
   with pytest.warns(store.DamagedChunkWarning) as record:
     res = _sweep(problem, rdir)
   messages = [str(w.message) for w in record]
-  assert len(messages) == 1 and str(rdir / name) in messages[0] and reason in messages[0], messages
+  assert len(messages) == 1 and str(rdir / name) in messages[0] and reason in messages[0], (
+      f"expected one warning naming {rdir / name} and saying {reason!r}, got {messages}")
   _assert_equal(res, reference)
   for chunk in range(2):
     _assert_good_chunk(rdir, chunk)
@@ -102,9 +107,11 @@ def test_a_truncated_npz_is_reported_and_recomputed(problem, rdir, reference, mo
   digest = json.loads((rdir / "chunk_00001.json").read_text())["npz_sha256"]
   path.write_bytes(path.read_bytes()[:size // 2])  # as a full disk or a partial copy leaves it
   mtime = (rdir / "chunk_00000.npz").stat().st_mtime_ns
-  reason = f"does not match the {digest[:12]}… recorded in chunk_00001.json ({size // 2} bytes on disk, {size} written)"
+  reason = (f"does not match the {digest[:12]}… recorded in chunk_00001.json "
+            f"({size // 2} bytes on disk, {size} written)")
   _rerun_recomputes(problem, rdir, reference, "chunk_00001.npz", reason, monkeypatch)
-  assert (rdir / "chunk_00000.npz").stat().st_mtime_ns == mtime  # the good chunk was kept
+  mtime_now = (rdir / "chunk_00000.npz").stat().st_mtime_ns
+  assert mtime_now == mtime, f"the good chunk 0 must be kept, not rewritten: mtime was {mtime}, now {mtime_now}"
 
 
 @pytest.mark.parametrize("how", ["flipped_bytes", "other_arrays"])
@@ -179,7 +186,8 @@ def test_snapshots_are_part_of_the_expected_arrays(problem, tmp_path, monkeypatc
   with warnings.catch_warnings():
     warnings.simplefilter("error")
     again = dt.train_sweep(x, cfg, results_dir=tmp_path / "s", models_per_chunk=CHUNK, **GRID)
-  np.testing.assert_array_equal(again.snapshots.w1, first.snapshots.w1)
+  np.testing.assert_array_equal(again.snapshots.w1, first.snapshots.w1,
+                                err_msg="a resumed sweep must load the stored snapshots")
 
 
 def _fail_writing(monkeypatch, name):
@@ -205,21 +213,29 @@ def test_a_full_disk_names_the_folder_and_keeps_finished_chunks(problem, referen
   with pytest.raises(OSError) as info:
     _sweep(problem, rdir)
   err = info.value
-  assert isinstance(err, store.ResultsWriteError) and err.errno == errno.ENOSPC
-  assert isinstance(err.__cause__, OSError) and err.__cause__.errno == errno.ENOSPC
+  assert isinstance(err, store.ResultsWriteError) and err.errno == errno.ENOSPC, (
+      f"expected a ResultsWriteError with errno ENOSPC, got {type(err).__name__} with errno {err.errno}")
+  cause = err.__cause__
+  assert isinstance(cause, OSError) and cause.errno == errno.ENOSPC, (
+      f"the error must be caused by the OSError ENOSPC, got {cause!r}")
   message = str(err)
-  assert str(rdir / name) in message and f"results folder {rdir} " in message and "No space left" in message
-  assert "chunks already finished" in message and "are kept" in message and "a rerun resumes from them" in message
+  assert str(rdir / name) in message and f"results folder {rdir} " in message and "No space left" in message, (
+      f"the error must name {rdir / name}, the results folder {rdir} and 'No space left', got {message!r}")
+  assert "chunks already finished" in message and "are kept" in message and "a rerun resumes from them" in message, (
+      f"the error must say the finished chunks are kept and a rerun resumes from them, got {message!r}")
   files = sorted(p.name for p in rdir.iterdir())
   # The first chunk is kept; the second is unfinished (no .json); no temporary file is left.
-  assert files[:2] == ["chunk_00000.json", "chunk_00000.npz"] and "chunk_00001.json" not in files, files
-  assert not [f for f in files if f.endswith(".tmp")], files
+  assert files[:2] == ["chunk_00000.json", "chunk_00000.npz"] and "chunk_00001.json" not in files, (
+      f"chunk 0 must be kept and chunk 1 left without its .json, got {files}")
+  temporary = [f for f in files if f.endswith(".tmp")]
+  assert not temporary, f"no temporary file may be left, got {temporary} among {files}"
   mtime = (rdir / "chunk_00000.npz").stat().st_mtime_ns
   monkeypatch.undo()
   with warnings.catch_warnings():
     warnings.simplefilter("error")
     _assert_equal(_sweep(problem, rdir), reference)  # the rerun resumes
-  assert (rdir / "chunk_00000.npz").stat().st_mtime_ns == mtime
+  mtime_now = (rdir / "chunk_00000.npz").stat().st_mtime_ns
+  assert mtime_now == mtime, f"the rerun must keep chunk 0, not rewrite it: mtime was {mtime}, now {mtime_now}"
   _assert_good_chunk(rdir, 1)
 
 
@@ -238,8 +254,11 @@ def test_a_read_only_folder_names_the_folder(problem, tmp_path, monkeypatch):
       _sweep(problem, rdir, progress=lock_after_first_chunk)
   finally:
     rdir.chmod(0o755)
-  assert info.value.errno == errno.EACCES and str(rdir / "chunk_00001.npz") in str(info.value)
-  assert sorted(p.name for p in rdir.iterdir()) == ["chunk_00000.json", "chunk_00000.npz"]
+  assert info.value.errno == errno.EACCES and str(rdir / "chunk_00001.npz") in str(info.value), (
+      f"expected errno EACCES and the path {rdir / 'chunk_00001.npz'} in the message, got errno {info.value.errno} "
+      f"and {str(info.value)!r}")
+  names = sorted(p.name for p in rdir.iterdir())
+  assert names == ["chunk_00000.json", "chunk_00000.npz"], f"only the finished chunk 0 may be on disk, got {names}"
 
 
 def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path):
@@ -248,7 +267,8 @@ def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path):
     raise OSError(errno.ENOSPC, "No space left on device")
   with pytest.raises(OSError, match="No space left"):
     results_io._atomic_write(tmp_path / "a.json", fail)
-  assert list(tmp_path.iterdir()) == []
+  left = sorted(p.name for p in tmp_path.iterdir())
+  assert left == [], f"a failed atomic write must leave no file behind, got {left}"
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -261,6 +281,9 @@ def test_results_files_honour_the_umask(problem, tmp_path, umask, mode):
   finally:
     os.umask(old)
   files = sorted((tmp_path / "r").iterdir())
-  assert len(files) == 6
-  assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {f.name: oct(mode) for f in files}
-  assert results_io._umask() == old  # reading the umask leaves it alone
+  assert len(files) == 6, f"expected 2 chunks of .json and .npz plus extra.json and extra.npz, got {files}"
+  modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
+  assert modes == {f.name: oct(mode) for f in files}, (
+      f"umask {oct(umask)}: every file must have mode {oct(mode)}, got {modes}")
+  now = results_io._umask()
+  assert now == old, f"reading the umask must leave it alone: it was {oct(old)}, now {oct(now)}"
