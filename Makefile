@@ -29,8 +29,14 @@ install: $(STAMP) data
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,data,adapters]'
+	$(PY) -m pip install --quiet -e '.[test,data]'
 	touch $(STAMP)
+
+# PyTorch and diffusers, for the tests of dae_theory.torch_hooks (make figures does not need them).
+ADAPTERS := $(VENV)/.adapters
+$(ADAPTERS): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[adapters]'
+	touch $(ADAPTERS)
 
 # Fashion-MNIST comes from Debian's offline package; nothing is downloaded at run time.
 data:
@@ -48,26 +54,29 @@ data:
 	fi
 
 # One pytest worker per core; a file's tests stay in one worker (they share module fixtures).
-test: install
+test: install $(ADAPTERS)
 	$(PY) -m pytest -q -n auto --dist loadfile
 
-test-fast: install
+test-fast: install $(ADAPTERS)
 	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow"
 
 # Tables and findings are written into $(DOCS): docs/ at the default size, a copy under
 # $(RESULTS)/docs at the others (so a smoke run never rewrites the committed findings).
-# Experiments run $(JOBS) at a time (most of their time is one thread: compiling, small ops);
-# each prints its log when it finishes. The longest go first.
+# The experiments run in two lanes, one per core (most of their time is one thread: compiling,
+# small ops), each lane in a fixed order, so that the longest chain (the two diffusion experiments)
+# starts first: left to itself, make -j 2 started diffusion_transition only after the others.
+# Each experiment prints its log when it finishes. JOBS=1 runs them one after another.
 JOBS ?= 2
-EXPERIMENTS := diffusion_fashion_mnist diffusion_transition fashion_mnist_regimes memorization_detection \
-  finite_noise regime_transition regimes_on_synthetic_data denoisers_on_mixture hybrid_regime \
+LANE_A := diffusion_fashion_mnist diffusion_transition regimes_on_synthetic_data denoisers_on_mixture hybrid_regime
+LANE_B := fashion_mnist_regimes deep_denoisers memorization_detection finite_noise regime_transition \
   fashion_mnist_separability
+EXPERIMENTS := $(LANE_A) $(LANE_B)
 
 figures: install
 	@case "$(SIZE)" in fast|default|full) ;; \
 	  *) echo "SIZE must be fast, default or full, got '$(SIZE)'" >&2; exit 2;; esac
 	@if [ "$(DOCS)" != docs ]; then mkdir -p $(DOCS) && cp docs/*.md $(DOCS)/; fi
-	@$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target $(addprefix figure-,$(EXPERIMENTS)) \
+	@$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target $(addprefix figure-,$(EXPERIMENTS)) LANES=1 \
 	  SIZE=$(SIZE) RESULTS=$(RESULTS) FIGURES=$(FIGURES) DOCS=$(DOCS)
 	$(PY) experiments/write_findings.py --results $(RESULTS) --keep-sources $(DOCS)/results
 
@@ -99,8 +108,22 @@ figure-memorization_detection: figure-diffusion_fashion_mnist
 	$(PY) experiments/write_detection_tables.py --results $(RESULTS) --doc $(DOCS)/detection-and-steering.md \
 	  --keep-sources $(DOCS)/results
 
+figure-deep_denoisers:
+	$(call experiment,deep_denoisers)
+	$(call plot,deep_denoisers)
+	$(PY) experiments/write_deep_tables.py --results $(RESULTS) --doc $(DOCS)/deep-denoisers.md \
+	  --keep-sources $(DOCS)/results
+
 figure-fashion_mnist_separability:
 	$(call experiment,fashion_mnist_separability)
+
+# Inside make figures (LANES=1) each experiment of a lane waits for the one before it (order only:
+# make figure-E alone runs E and what it reads).
+ifeq ($(LANES),1)
+lane_pairs = $(join $(addsuffix :|,$(addprefix figure-,$(wordlist 2,$(words $(1)),$(1)))),$(addprefix figure-,$(1)))
+$(foreach pair,$(call lane_pairs,$(LANE_A)) $(call lane_pairs,$(LANE_B)),\
+  $(if $(findstring :|,$(pair)),$(eval $(subst :|,: | ,$(pair)))))
+endif
 
 .PHONY: $(addprefix figure-,$(EXPERIMENTS))
 

@@ -2,10 +2,11 @@
 measured in the same run (median of interleaved repetitions). Writes benchmarks/results.json and
 this machine's tables in BENCHMARKS.md.
 
-Run: .venv/bin/python benchmarks/bench.py [--quick] [--diffusion | --accelerator | --render FILE]
+Run: .venv/bin/python benchmarks/bench.py [--quick] [--diffusion | --deep | --accelerator | --render FILE]
 (--diffusion: only the diffusion model's rows, into benchmarks/results-diffusion.json and their own
-table; the full run includes them. --accelerator: only the GPU/TPU rows. --render: rewrite the
-tables from a results file without measuring.)
+table; --deep: only the U-Net's rows, into benchmarks/results-deep.json and their own table; the
+full run includes both. --accelerator: only the GPU/TPU rows. --render: rewrite the tables from a
+results file without measuring.)
 
 The ratios depend on the machine (its GEMM kernels, vector width and core count), so every results
 file records the machine (CPU model, cores, vector extensions, JAX version, device kind) and a short
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -52,11 +54,15 @@ def sweep_reps(k: int, quick: bool) -> int:
   return 2 if k > 16 or quick else 3
 
 
-def median_times(calls: dict, reps: int) -> dict:
+def median_times(calls: dict, reps: int, first: dict | None = None) -> dict:
   """Median seconds of each call, after one warm-up (compiling) call each. The calls are timed in
-  interleaved rounds (a, b, …, a, b, …) so that the host's drifts hit all of them alike."""
-  for fn in calls.values():
+  interleaved rounds (a, b, …, a, b, …) so that the host's drifts hit all of them alike. ``first``,
+  if given, receives the seconds of each warm-up call."""
+  for name, fn in calls.items():
+    t = time.perf_counter()
     jax.block_until_ready(fn())
+    if first is not None:
+      first[name] = time.perf_counter() - t
   times = {name: [] for name in calls}
   for _ in range(reps):
     for name, fn in calls.items():
@@ -360,6 +366,7 @@ def accelerator_bench(quick: bool) -> dict:
   out["femp"] = [femp_bench(n, 1000, out["matmul_gflops"], reps, False, ACCELERATOR_GEMM_SIZE) for n in sizes]
   for f in out["femp"]:
     print("f_emp:", f, flush=True)
+  out["unet"] = unet_bench(quick, with_torch=False)  # one U-Net's steps/s, and K = 4 batched against one by one
   return out
 
 
@@ -602,6 +609,387 @@ def diffusion_bench(quick: bool, with_torch: bool | None = None) -> dict:
   return out
 
 
+# ----------------------------------------------------------------------------------------------
+# The deep denoisers' U-Net (``--deep``, and part of the full run)
+# ----------------------------------------------------------------------------------------------
+
+# experiments/deep_denoisers.py, size "default": the 8×8 digits, this U-Net at base channels C = 16,
+# Adam lr 1e-3 with a cosine decay to 0 over the run, batch 32, and its sweep over n (K = 4 models).
+UNET_ARCH = dict(image_shape=(8, 8, 1), channel_mult=(1, 2), blocks_per_level=1, groups=8, embedding=64)
+UNET_WIDTH, UNET_BATCH = 16, 32
+UNET_SIZES = (8, 32, 128, 1_797)
+
+
+def unet_arch():
+  return dt.UNetConfig(**UNET_ARCH)
+
+
+def unet_config(steps: int, log_every: int | None = None):
+  """The experiment's ``train_config`` for its U-Net ("default" size) for ``steps`` steps: Adam lr
+  1e-3, a cosine decay to 0 over all the steps, batch 32, the torch loss convention (the U-Net's
+  loss is divided by d either way), σ ~ EDM's log-normal law (``sigma``/``sigma_min`` are its
+  sampler's range, unused in training). ``log_every`` defaults to the experiment's min(100, steps/2)."""
+  return dt.TrainConfig(model="relu_diffusion", width=UNET_WIDTH, sigma=80.0, sigma_min=0.002, steps=steps,
+                        decay_steps=steps, final_lr_fraction=0.0, log_every=log_every or min(100, steps // 2),
+                        optimizer="adam", learning_rate=1e-3, batch_size=UNET_BATCH, loss_convention="torch")
+
+
+def unet_step_lr(cfg, step: int) -> float:
+  """The engine's learning rate at ``step`` (constant, then a cosine over the last decay_steps)."""
+  if not cfg.decay_steps:
+    return cfg.learning_rate
+  t = min(max((step - (cfg.steps - cfg.decay_steps)) / cfg.decay_steps, 0.0), 1.0)
+  return cfg.learning_rate * (cfg.final_lr_fraction + (1 - cfg.final_lr_fraction) * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+def torch_unet_model(arch, channels: int, dtype=None):
+  """The library's EDM U-Net (``dt.unet_model(arch)`` at base channels ``channels``) in PyTorch, layer
+  for layer and with the flax modules' names: the noise embedding (cos/sin features of c_noise, two
+  SiLU Linear layers), ``conv_in``, residual blocks ``block_enc{i}_{b}``, ``block_mid``,
+  ``block_dec{i}_{b}`` (GroupNorm → SiLU → 3×3 conv → + Linear(emb) → GroupNorm → SiLU → 3×3 conv,
+  plus the input or its 1×1 conv, over √2), average-pool down, nearest up with skip concatenation,
+  ``norm_out``, ``conv_out``; and EDM's preconditioning: ``model(y, σ)`` is D(y, σ) for flattened
+  (H·W·C) images y (b, d) and σ (b,). Images are NCHW inside (flax's are HWC); the flattening is
+  flax's. Its initial weights are drawn from flax's initialisers (not the same draws: copy the
+  library's with ``torch_unet_load``)."""
+  import torch
+  from torch import nn
+  import torch.nn.functional as F
+
+  h_img, w_img, c_img = arch.image_shape
+  groups = arch.groups
+
+  class ResBlock(nn.Module):
+    def __init__(self, cin, cout):
+      super().__init__()
+      self.norm0 = nn.GroupNorm(groups, cin, eps=1e-5)
+      self.conv0 = nn.Conv2d(cin, cout, 3, padding=1)
+      self.emb = nn.Linear(arch.embedding, cout)
+      self.norm1 = nn.GroupNorm(groups, cout, eps=1e-5)
+      self.conv1 = nn.Conv2d(cout, cout, 3, padding=1)
+      self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, emb):
+      h = self.conv0(F.silu(self.norm0(x)))
+      h = h + self.emb(emb)[:, :, None, None]
+      h = self.conv1(F.silu(self.norm1(h)))
+      return (h + (x if self.skip is None else self.skip(x))) / math.sqrt(2.0)
+
+  class UNet(nn.Module):
+    def __init__(self):
+      super().__init__()
+      levels, mult, c = len(arch.channel_mult), arch.channel_mult, channels
+      self.emb0 = nn.Linear(arch.embedding, arch.embedding)
+      self.emb1 = nn.Linear(arch.embedding, arch.embedding)
+      self.conv_in = nn.Conv2d(c_img, c, 3, padding=1)
+      skips, cur, self.order = [c], c, []
+      for i in range(levels):
+        if i > 0:
+          skips.append(cur)
+          self.order.append(("down", None))
+        for b in range(arch.blocks_per_level):
+          self.add_module(f"block_enc{i}_{b}", ResBlock(cur, c * mult[i]))
+          cur = c * mult[i]
+          skips.append(cur)
+          self.order.append(("enc", f"block_enc{i}_{b}"))
+      self.block_mid = ResBlock(cur, c * mult[-1])
+      cur = c * mult[-1]
+      self.order.append(("mid", "block_mid"))
+      for i in reversed(range(levels)):
+        for b in range(arch.blocks_per_level + 1):
+          self.add_module(f"block_dec{i}_{b}", ResBlock(cur + skips.pop(), c * mult[i]))
+          cur = c * mult[i]
+          self.order.append(("dec", f"block_dec{i}_{b}"))
+        if i > 0:
+          self.order.append(("up", None))
+      self.norm_out = nn.GroupNorm(groups, cur, eps=1e-5)
+      self.conv_out = nn.Conv2d(cur, c_img, 3, padding=1)
+
+    def forward(self, x, c_noise):  # x (b, C, H, W), c_noise (b,)
+      half = arch.embedding // 2  # the frequencies in x's dtype, as flax computes them
+      arg = c_noise[:, None] * torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=x.dtype) / half)
+      emb = torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)
+      emb = F.silu(self.emb1(F.silu(self.emb0(emb))))
+      h = self.conv_in(x)
+      skips = [h]
+      for kind, name in self.order:
+        if kind == "down":
+          h = F.avg_pool2d(h, 2)
+          skips.append(h)
+        elif kind == "up":
+          h = F.interpolate(h, scale_factor=2, mode="nearest")
+        else:
+          if kind == "dec":
+            h = torch.cat([h, skips.pop()], dim=1)
+          h = getattr(self, name)(h, emb)
+          if kind == "enc":
+            skips.append(h)
+      return self.conv_out(F.silu(self.norm_out(h)))
+
+  class Preconditioned(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.unet = UNet()
+
+    def forward(self, y, sigma):  # y (b, d), sigma (b,)
+      s2, d2 = sigma * sigma, arch.sigma_data ** 2
+      c_skip, c_out = d2 / (s2 + d2), sigma * arch.sigma_data / torch.sqrt(s2 + d2)
+      c_in, c_noise = 1.0 / torch.sqrt(s2 + d2), 0.25 * torch.log(sigma)
+      x = (c_in[:, None] * y).reshape(-1, h_img, w_img, c_img).permute(0, 3, 1, 2)
+      f = self.unet(x, c_noise).permute(0, 2, 3, 1).reshape(y.shape)
+      return c_skip[:, None] * y + c_out[:, None] * f
+
+  model = Preconditioned()
+  with torch.no_grad():  # flax's initialisers: lecun_uniform convolutions, lecun_normal Dense, zero biases
+    for module in model.modules():
+      if isinstance(module, (nn.Conv2d, nn.Linear)):
+        fan_in = module.weight[0].numel()
+        if isinstance(module, nn.Conv2d):
+          module.weight.uniform_(-math.sqrt(3.0 / fan_in), math.sqrt(3.0 / fan_in))
+        else:
+          std = 1.0 / math.sqrt(fan_in) / 0.87962566103423978  # the truncated normal's variance is 1/fan_in
+          nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+        nn.init.zeros_(module.bias)
+    nn.init.zeros_(model.unet.conv_out.weight)  # the zero-initialised output convolution
+  return model.to(dtype or torch.get_default_dtype())
+
+
+def torch_unet_loss(arch, out, x, sigma):
+  """The library's U-Net objective on given σ's (no decay): mean over the batch of
+  λ(σ)‖D(y, σ) − x‖²/d, λ(σ) = (σ² + σ_d²)/(σ σ_d)²."""
+  d2 = arch.sigma_data ** 2
+  err = ((out - x) ** 2).sum(dim=1) * (sigma ** 2 + d2) / (sigma ** 2 * d2)
+  return err.mean() / x.shape[1]
+
+
+def _unet_pairs(model, params):
+  """(torch Parameter, flax leaf, flax → torch layout) for every parameter, matched by name
+  (flax {"unet": {module: {sub: {kernel|bias|scale}}}} against the twin's attributes); raises
+  unless every parameter of each side has its counterpart of the same shape."""
+  pairs, seen = [], set()
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    keys = [p.key for p in path]
+    module = model
+    for k in keys[:-1]:
+      module = getattr(module, k)
+    name = {"kernel": "weight", "scale": "weight", "bias": "bias"}[keys[-1]]
+    tensor = getattr(module, name)
+    shape = tuple(leaf.shape)
+    layout = {4: (3, 2, 0, 1), 2: (1, 0), 1: (0,)}[len(shape)]  # HWIO → OIHW, (in, out) → (out, in)
+    if tuple(tensor.shape) != tuple(shape[a] for a in layout):
+      raise ValueError(f"{'.'.join(keys)}: flax {shape} against torch {tuple(tensor.shape)}")
+    pairs.append((tensor, leaf, layout))
+    seen.add(id(tensor))
+  missing = [n for n, t in model.named_parameters() if id(t) not in seen]
+  if missing:
+    raise ValueError(f"torch parameters without a flax counterpart: {missing}")
+  return pairs
+
+
+def torch_unet_load(model, params) -> None:
+  """Copies a flax parameter tree of ``dt.unet_model`` into the twin (``torch_unet_model``)."""
+  import torch
+  with torch.no_grad():
+    for tensor, leaf, layout in _unet_pairs(model, params):
+      tensor.copy_(torch.from_numpy(np.array(np.transpose(np.asarray(leaf), layout), order="C")))
+
+
+def torch_unet_params(model, like):
+  """The twin's parameters as the library's flax tree (the structure of ``like``: a parameter tree
+  or its ``jax.eval_shape``)."""
+  leaves = [np.transpose(t.detach().numpy(), np.argsort(layout)).copy() for t, _, layout in _unet_pairs(model, like)]
+  return jax.tree.unflatten(jax.tree.structure(like), leaves)
+
+
+
+
+def torch_unet_train_call(x: np.ndarray, arch, cfg, steps: int, threads: int | None = None):
+  """The U-Net's training loop in PyTorch (``torch_unet_model``; per step a minibatch drawn uniformly
+  with replacement, ln σ ~ N(p_mean, p_std²) per row, y = x + σε, ``torch_unet_loss``, Adam(lr,
+  weight_decay, foreach=True) at the engine's learning rate of that step) as a callable that runs
+  ``steps`` steps (or the number it is given) on ``threads`` threads (default all cores), for
+  ``median_times``."""
+  import torch
+
+  threads = threads or os.cpu_count() or 1
+  torch.manual_seed(1)
+  data = torch.from_numpy(x)
+  model = torch_unet_model(arch, cfg.width)
+  opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, foreach=True)
+  b = cfg.batch_size
+
+  def run(num_steps: int = steps):
+    torch.set_num_threads(threads)  # per call: the loops with other thread counts run in the same rounds
+    for i in range(num_steps):
+      xb = data[torch.randint(0, data.shape[0], (b,))]
+      sigma = torch.exp(arch.p_mean + arch.p_std * torch.randn(b))
+      loss = torch_unet_loss(arch, model(xb + sigma[:, None] * torch.randn_like(xb), sigma), xb, sigma)
+      opt.zero_grad()
+      loss.backward()
+      for group in opt.param_groups:
+        group["lr"] = unet_step_lr(cfg, i)
+      opt.step()
+    return loss.item()
+  return run
+
+
+UNET_TOLERANCE = 1e-5  # float32 D(y, σ) and loss of order 1
+
+
+def torch_unet_differences(batch: int = 8, adam_step: bool = True) -> dict:
+  """The PyTorch twin against the library, from the same weights (PyTorch's initial draw plus
+  N(0, 0.05²) on every parameter, copied into the library's tree: the zero output convolution
+  would leave every other gradient 0): in float32, what is timed, the largest |Δ| of the denoiser's
+  output D(y, σ) (``dt.deep_denoiser``, one σ a row, σ geometric from 0.002 to 80) on ``batch``
+  digits with fixed noise, and of the loss (``Model.objective`` on 32 digits, with its σ's, EDM's
+  law drawn from the model key, redrawn here as the library draws them); with ``adam_step``, in
+  float64, of the parameters after one step of the engine's own update (``dt.make_trainer(...)
+  .update``, compiled: loss, gradient, Adam, the step's learning rate) and of PyTorch's
+  Adam(foreach=True) on the same batch, noise and σ's (float64: in float32, Adam's first step
+  g/(|g| + ε) turns the gradients' rounding into differences up to ~1e-4 for the few weights with
+  |g| ≈ ε = 1e-8). Also returns the parameter counts, the scale of D and the loss."""
+  import torch
+
+  arch, cfg = unet_arch(), unet_config(100)
+  model = dt.unet_model(arch)
+  x = np.asarray(dt.load_digits().x, np.float32)
+  d, b = x.shape[1], cfg.batch_size
+  like = jax.eval_shape(lambda: model.init(jax.random.key(0), d, cfg.width, cfg, jnp.float32))
+  torch.manual_seed(0)
+  twin = torch_unet_model(arch, cfg.width, torch.float64)
+  with torch.no_grad():
+    for t in twin.parameters():
+      t.add_(0.05 * torch.randn_like(t))
+  weights = torch_unet_params(twin, like)  # float64 numpy
+  out = {"parameters": sum(int(np.prod(a.shape)) for a in jax.tree.leaves(like)),
+         "torch_parameters": sum(t.numel() for t in twin.parameters())}
+  rng = np.random.default_rng(0)
+  idx = rng.integers(0, x.shape[0], b)
+  model_key, noise_keys = jax.random.key(3), jax.random.split(jax.random.key(2), 1)
+
+  def sigmas_of(key, dtype):  # the U-Net objective's draw (EDM law) from the step's model key
+    return jnp.exp(arch.p_mean + arch.p_std * jax.random.normal(key, (b,), dtype))
+
+  def torch_loss(net, xb, noise, sig):
+    xt, st, eps = (torch.from_numpy(np.array(a)) for a in (xb, sig, noise))  # writable copies
+    return torch_unet_loss(arch, net(xt + st[:, None] * eps, st), xt, st)
+
+  # float32: D(y, σ) and the loss.
+  params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), weights)
+  twin32 = torch_unet_model(arch, cfg.width, torch.float32)
+  torch_unet_load(twin32, params)
+  xb = x[:batch]
+  sigmas = np.geomspace(0.002, 80.0, batch).astype(np.float32)
+  y = (xb + sigmas[:, None] * rng.standard_normal(xb.shape)).astype(np.float32)
+  denoise = dt.deep_denoiser(arch, params)
+  ours = np.stack([np.asarray(denoise(jnp.asarray(y[i:i + 1]), jnp.float32(s)))[0] for i, s in enumerate(sigmas)])
+  noise = rng.standard_normal((b, d)).astype(np.float32)
+  spec = dt.model_spec(cfg, 0, x.shape[0])
+  loss = jax.jit(lambda p, xb, eps: model.objective(p, xb, eps[None], None, spec, cfg, model_key))(
+      params, jnp.asarray(x[idx]), jnp.asarray(noise))
+  with torch.no_grad():
+    theirs = twin32(torch.from_numpy(y), torch.from_numpy(sigmas)).numpy()
+    loss_t = torch_loss(twin32, x[idx], noise, np.asarray(sigmas_of(model_key, jnp.float32)))
+  out.update(denoiser_max_abs_diff=float(np.max(np.abs(ours - theirs))), denoiser_max_abs=float(np.max(np.abs(ours))),
+             loss=float(loss), loss_abs_diff=abs(float(loss) - loss_t.item()))
+  if adam_step:  # float64: one step of the engine's update against PyTorch's Adam
+    cfg64 = cfg.replace(noise_sampler="jax_normal")  # a sampler with float64 draws
+    with jax.enable_x64(True):
+      params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), weights)
+      trainer = dt.make_trainer(model, cfg64, cfg.width)
+      spec64 = spec._replace(learning_rate=jnp.float64(cfg.learning_rate))  # model_spec stores it in float32
+      state = (params, dt.make_optimizer(cfg64).init(params))
+      x64 = jnp.asarray(x, jnp.float64)
+      new, loss = jax.jit(trainer.update)(state, spec64, x64, jnp.int32(0), jnp.asarray(idx, jnp.int32), noise_keys,
+                                          model_key)
+      noise = np.asarray(dt.NOISE_SAMPLERS[cfg64.noise_sampler](noise_keys[0], (b, d), jnp.float64))
+      sig = np.asarray(sigmas_of(model_key, jnp.float64))
+      new_params = jax.tree.map(np.asarray, new[0])
+    opt = torch.optim.Adam(twin.parameters(), lr=unet_step_lr(cfg, 0), weight_decay=cfg.weight_decay, foreach=True)
+    loss_t = torch_loss(twin, x[idx].astype(np.float64), noise, sig)
+    opt.zero_grad()
+    loss_t.backward()
+    opt.step()
+    stepped = torch_unet_params(twin, like)
+    out["adam_step_float64_params_max_abs_diff"] = max(float(np.max(np.abs(a - c))) for a, c in
+                                                       zip(jax.tree.leaves(new_params), jax.tree.leaves(stepped)))
+    out["adam_step_float64_loss_abs_diff"] = abs(float(loss) - loss_t.item())
+    out["adam_step_max_abs_update"] = max(float(np.max(np.abs(a - c))) for a, c in
+                                          zip(jax.tree.leaves(new_params), jax.tree.leaves(weights)))
+  return out
+
+
+UNET_TORCH_PROBE = 5  # steps of PyTorch's loop on each thread count that pick the faster one
+
+
+def unet_bench(quick: bool, with_torch: bool | None = None) -> dict:
+  """The U-Net's rows (the experiment's configuration, ``unet_config``): (1) one model trained by
+  ``dt.train_model`` (a Python loop over one compiled step on CPU) against the same architecture
+  trained by PyTorch (``torch_unet_train_call``, after ``torch_unet_differences``) on its faster
+  thread count; (2) a sweep of K = 4 U-Nets (the experiment's n = 8, 32, 128, 1,797) by
+  ``dt.train_sweep`` in one vmapped program (``models_per_chunk=4``) against its default on CPU
+  (one model a chunk: one after the other). Each call is timed after one call that compiles it,
+  in interleaved rounds (``median_times``). PyTorch's thread count is picked first by a short probe
+  of each (its loop on all cores of a shared host can stall to under 1 step/s, too slow to time in
+  every round), then timed in the same rounds as JAX. --quick: fewer steps, no sweep and no
+  float64 Adam step in the check (the compiles alone take most of a minute)."""
+  with_torch = torch_available() if with_torch is None else with_torch
+  steps, torch_steps, sweep_steps = (40, 20, 0) if quick else (100, 50, 20)
+  reps = 2 if quick else 3
+  x = np.asarray(dt.load_digits().x, np.float32)
+  arch = unet_arch()
+  model = dt.unet_model(arch)
+  t0 = time.perf_counter()
+  out = {"steps": steps, "torch_steps": torch_steps, "sweep_steps": sweep_steps, "reps": reps,
+         "arch": {k: list(v) if isinstance(v, tuple) else v for k, v in UNET_ARCH.items()}, "width": UNET_WIDTH,
+         "batch": UNET_BATCH, "data": "digits", "num_images": int(x.shape[0]), "d": int(x.shape[1]),
+         "sweep_sizes": list(UNET_SIZES) if sweep_steps else []}
+  if with_torch:
+    import torch
+    out["torch_version"] = torch.__version__
+    out["torch_check"] = torch_unet_differences(adam_step=not quick)
+    print("PyTorch twin against the library:", out["torch_check"], flush=True)
+
+  # (1) One model: dt.train_model against the PyTorch loop on its faster thread count.
+  cfg = unet_config(steps)
+  calls = {"jax": lambda: dt.train_model(model, x, cfg).params}
+  one = out["one_model"] = {}
+  if with_torch:
+    for threads in sorted({1, os.cpu_count() or 1}):
+      run = torch_unet_train_call(x, arch, cfg, torch_steps, threads)
+      run(2)  # warm-up
+      t = time.perf_counter()
+      run(UNET_TORCH_PROBE)
+      one[f"torch_{threads}_threads_probe_steps_per_s"] = UNET_TORCH_PROBE / (time.perf_counter() - t)
+    best = max((n for n in one if n.endswith("_probe_steps_per_s")), key=one.get)
+    one["torch_threads"] = int(best.split("_")[1])
+    calls["torch"] = torch_unet_train_call(x, arch, cfg, torch_steps, one["torch_threads"])
+  first = {}
+  times = median_times(calls, reps, first)
+  one["jax_steps_per_s"], one["jax_first_call_s"] = steps / times["jax"], first["jax"]
+  if with_torch:
+    one["torch_steps_per_s"] = torch_steps / times["torch"]
+    one["speedup_vs_torch"] = one["jax_steps_per_s"] / one["torch_steps_per_s"]
+  print("U-Net, one model:", one, flush=True)
+
+  # (2) K = 4 U-Nets: one vmapped program against one after the other (dt.train_sweep's default on CPU).
+  if sweep_steps:
+    k = len(UNET_SIZES)
+    sweep_cfg = unet_config(sweep_steps)
+    grid = dict(seeds=(0,), sizes=UNET_SIZES, model=model)
+    calls = {"vmap": lambda: dt.train_sweep(x, sweep_cfg, models_per_chunk=k, **grid).params,
+             "sequential": lambda: dt.train_sweep(x, sweep_cfg, models_per_chunk=1, **grid).params}
+    first = {}
+    times = median_times(calls, reps, first)
+    sw = out["sweep"] = {"k": k, **{f"{name}_model_steps_per_s": k * sweep_steps / t for name, t in times.items()},
+                         **{f"{name}_first_call_s": t for name, t in first.items()}}
+    sw["vmap_over_sequential"] = sw["vmap_model_steps_per_s"] / sw["sequential_model_steps_per_s"]
+    print(f"U-Net sweep K={k}:", sw, flush=True)
+  out["seconds"] = time.perf_counter() - t0
+  print(f"U-Net rows took {out['seconds']:.0f} s", flush=True)
+  return out
+
+
 MECHANICS_TOLERANCE = 1e-12  # float64, steps of order 1e-2
 TABLE_HEAD = ["| measure | value | baseline (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
 
@@ -727,6 +1115,7 @@ def table_row(name, value, base_name, base, target=None, unit="") -> str:
 # The sections of BENCHMARKS.md that hold one table per machine kind: marker → heading.
 SECTIONS = {"table": "## Training, sweeps and f_emp",
             "diffusion": "## The diffusion model",
+            "deep": "## Deep denoisers (U-Net)",
             "accelerator table": "## On an accelerator"}
 PLACEHOLDER_KIND = "none"  # a section's stand-in block until its first table, removed by the first
 
@@ -783,6 +1172,14 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
         0.9 if f["n"] >= 60000 else None)
   lines.append(f"| swept vs trained alone, max abs difference of W | {r['sweep_vs_alone_max_abs_diff']:.2g} | "
                f"max abs W {r['weights_max_abs']:.3g} | | | |")
+  unet = r.get("unet")
+  if unet:
+    lines.append(f"| U-Net of the deep denoisers (C = {unet['width']}, batch {unet['batch']}), one model, steps/s | "
+                 f"{unet['one_model']['jax_steps_per_s']:.1f} | | | | |")
+    if "sweep" in unet:
+      sw = unet["sweep"]
+      row(f"U-Net sweep K={sw['k']} (vmap), model-steps/s", sw["vmap_model_steps_per_s"], "one after the other",
+          sw["sequential_model_steps_per_s"])
   smoke = (" No accelerator was found: a smoke run on the CPU." if results["device"]["platform"] == "cpu" else "")
   size = " A `--quick` run: fewer steps and rounds." if results.get("quick") else ""
   header = (f"Measured {results['date']} on {machine_text(results)}; {r['steps']} steps a model, median of "
@@ -857,6 +1254,73 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
     header += (" PyTorch's loop ran at " + " and ".join(f"{v:.4g} steps/s on {t} thread{'s' if t > 1 else ''}"
                                                         for t, v in per_thread) + " (same rounds).")
   write_machine_block(path, "diffusion", results["machine_kind"],
+                      f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
+
+
+def write_deep_markdown(results: dict, path: Path) -> None:
+  """This machine's table in the deep denoisers (U-Net) section of BENCHMARKS.md."""
+  r = results["deep"]
+  lines = list(TABLE_HEAD)
+  one, check = r["one_model"], r.get("torch_check")
+  cores = results["device"]["cpu_count"]
+  if "torch_steps_per_s" in one:
+    threads = one["torch_threads"]
+    row = table_row("U-Net, one model (`dt.train_model`), steps/s", one["jax_steps_per_s"],
+                    f"PyTorch, same architecture ({threads} thread{'s' if threads > 1 else ''}: the faster of 1 "
+                    f"and {cores}), same rounds", one["torch_steps_per_s"], 1.0)
+    lines.append(row)
+  if "sweep" in r:
+    s = r["sweep"]
+    lines.append(table_row(f"U-Net sweep K={s['k']} (`train_sweep`, `models_per_chunk={s['k']}`: vmap in one "
+                           f"program), model-steps/s", s["vmap_model_steps_per_s"],
+                           "`train_sweep` default (one model a chunk: one after the other), same rounds",
+                           s["sequential_model_steps_per_s"]))
+  if check:
+    ok = lambda v, tol: f"≤ {tol:.0e} | {'yes' if v <= tol else '**no**'}".replace("e-0", "e-")
+    lines.append(f"| PyTorch twin against the library, D(y, σ), max abs difference (float32) | "
+                 f"{check['denoiser_max_abs_diff']:.2g} | max abs D {check['denoiser_max_abs']:.3g} | | "
+                 f"{ok(check['denoiser_max_abs_diff'], UNET_TOLERANCE)} |")
+    lines.append(f"| PyTorch twin against the library, loss, abs difference (float32) | {check['loss_abs_diff']:.2g} | "
+                 f"loss {check['loss']:.4g} | | {ok(check['loss_abs_diff'], UNET_TOLERANCE)} |")
+    if "adam_step_float64_params_max_abs_diff" in check:
+      v = check["adam_step_float64_params_max_abs_diff"]
+      lines.append(f"| PyTorch twin against the library, one Adam step, max abs difference of the parameters "
+                   f"(float64) | {v:.2g} | max abs update {check['adam_step_max_abs_update']:.3g} | | "
+                   f"{ok(v, MECHANICS_TOLERANCE)} |")
+  arch = r["arch"]
+  size = ("A `--quick` run: fewer steps and rounds, no sweep, and no float64 Adam step in the check. "
+          if results.get("quick") else "")
+  first = f"the first calls, which compile, took {one['jax_first_call_s']:.0f} s for one model"
+  if "sweep" in r:
+    first += (f", {r['sweep']['vmap_first_call_s']:.0f} s for the vmapped sweep and "
+              f"{r['sweep']['sequential_first_call_s']:.0f} s for the default one")
+  header = (f"Measured {results['date']} on {machine_text(results)}; these rows took {r['seconds']:.0f} s of "
+            f"`{'make bench' if 'one_model' in results else 'bench.py --deep'}"
+            f"{' --quick' if results.get('quick') else ''}` ({first}). {size}Sizes: the 8×8 digits "
+            f"(d = {r['d']}, {r['num_images']:,} images), `UNetConfig(image_shape={tuple(arch['image_shape'])}, "
+            f"channel_mult={tuple(arch['channel_mult'])}, blocks_per_level={arch['blocks_per_level']}, "
+            f"groups={arch['groups']}, embedding={arch['embedding']})` at C = {r['width']}"
+            + (f" ({check['parameters']:,} parameters)" if check else "")
+            + f", batch {r['batch']}, Adam lr 1e-3 with a cosine decay to 0 (the experiment's recipe); one model "
+            f"{r['steps']} steps (PyTorch {r['torch_steps']})"
+            + (f", the sweep {r['sweep_steps']} steps a model over n = {', '.join(f'{n:,}' for n in r['sweep_sizes'])}"
+               if "sweep" in r else "")
+            + f"; median of {r['reps']} interleaved rounds.")
+  if check:
+    bad = (check["denoiser_max_abs_diff"] > UNET_TOLERANCE or check["loss_abs_diff"] > UNET_TOLERANCE
+           or check.get("adam_step_float64_params_max_abs_diff", 0.0) > MECHANICS_TOLERANCE
+           or check["parameters"] != check["torch_parameters"])
+    verdict = ("DO NOT trust the PyTorch ratio: the twin does not compute the library's U-Net" if bad else
+               "The PyTorch twin computes the library's U-Net")
+    header += (f" {verdict}: {check['torch_parameters']:,} parameters against {check['parameters']:,}; from the "
+               f"same weights D(y, σ) and the loss agree in float32 to the rows below"
+               + (", one step of the engine's update and of PyTorch's Adam in float64" if
+                  "adam_step_float64_params_max_abs_diff" in check else "") + ".")
+  probes = sorted((int(n.split("_")[1]), v) for n, v in one.items() if n.endswith("_probe_steps_per_s"))
+  if probes:
+    header += (f" PyTorch's thread count was picked by a probe of {UNET_TORCH_PROBE} steps: "
+               + " and ".join(f"{v:.3g} steps/s on {t} thread{'s' if t > 1 else ''}" for t, v in probes) + ".")
+  write_machine_block(path, "deep", results["machine_kind"],
                       f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
 
@@ -956,6 +1420,8 @@ def render(results_path: Path, markdown: Path) -> None:
     write_markdown(results, markdown)
   if "diffusion" in results:
     write_diffusion_markdown(results, markdown)
+  if "deep" in results:
+    write_deep_markdown(results, markdown)
   if "accelerator" in results:
     write_accelerator_markdown(results, markdown)
 
@@ -973,6 +1439,10 @@ def main():
   parser.add_argument("--diffusion", action="store_true",
                       help="only the diffusion model's rows (a few minutes on a 2-core CPU); writes --out (default "
                            "benchmarks/results-diffusion.json) and this machine's diffusion table of --markdown")
+  parser.add_argument("--deep", action="store_true",
+                      help="only the deep denoisers' U-Net rows (a few minutes on a 2-core CPU, mostly compiling); "
+                           "writes --out (default benchmarks/results-deep.json) and this machine's U-Net table of "
+                           "--markdown")
   parser.add_argument("--render", metavar="RESULTS_JSON",
                       help="measure nothing: rewrite the tables of --markdown that this results file holds")
   parser.add_argument("--sweep-only", type=int, help=argparse.SUPPRESS)  # internal: one K, JSON to stdout
@@ -993,6 +1463,13 @@ def main():
     results["diffusion"] = diffusion_bench(args.quick)
     dt.save_json(out, results)
     write_diffusion_markdown(results, Path(args.markdown))
+    print("wrote", out, "and", args.markdown)
+    return
+  if args.deep:
+    out = Path(args.out or HERE / "results-deep.json")
+    results["deep"] = unet_bench(args.quick)
+    dt.save_json(out, results)
+    write_deep_markdown(results, Path(args.markdown))
     print("wrote", out, "and", args.markdown)
     return
   if args.accelerator:
@@ -1056,10 +1533,12 @@ def main():
       "sweep_exponent": fit_exponent(ks, [k * sweep_cfg.steps / results["sweeps"][k]["sweep_map"] for k in ks]),
   }
   results["diffusion"] = diffusion_bench(args.quick, with_torch)  # the rows of --diffusion, in this run
+  results["deep"] = unet_bench(args.quick, with_torch)  # the rows of --deep, in this run
   out = Path(args.out or HERE / "results.json")
   dt.save_json(out, results)
   write_markdown(results, Path(args.markdown))
   write_diffusion_markdown(results, Path(args.markdown))
+  write_deep_markdown(results, Path(args.markdown))
   print("wrote", out, "and", args.markdown)
 
 

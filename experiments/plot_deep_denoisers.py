@@ -23,7 +23,14 @@ def groups(r) -> tuple[np.ndarray, np.ndarray]:
 
 
 def layers_of(r) -> list[str]:
+  """The recorded layers in forward order (the order the experiment saved them in)."""
   return list(dict.fromkeys(k.split("__")[0] for k in r if k.count("__") == 2))
+
+
+def label(name: str) -> str:
+  """"U-Net", "MLP L3", "MLP L3, residual", "MLP L3, no bias"."""
+  return "U-Net" if name == "unet" else "MLP " + name.removeprefix("mlp_").replace("_no_bias", ", no bias").replace(
+      "_residual", ", residual")
 
 
 def paired_boxes(ax, layers, values_mem, values_gen, ylabel):
@@ -48,8 +55,8 @@ def main():
   data = {name: dt.load_npz(res / f"{name}.npz") for name in families}
   mlp_main = "mlp_L3" if "mlp_L3" in data else families[1]
 
-  fig = plotting.figure(figsize=(15.0, 10.0))
-  grid = fig.add_gridspec(3, 3, hspace=0.75, wspace=0.3)
+  fig = plotting.figure(figsize=(15.0, 12.0))
+  grid = fig.add_gridspec(3, 3, hspace=0.9, wspace=0.3)
 
   # (a) memorised fraction against n
   ax = fig.add_subplot(grid[0, 0])
@@ -61,7 +68,7 @@ def main():
             label=f"U-Net, {plotting.number(int(step))} steps")
   for i, name in enumerate(families[1:]):
     r = data[name]
-    ax.plot(r["num_samples"], r["memorized"].mean(axis=1), marker="s", ms=3, label=name.replace("mlp_", "MLP "),
+    ax.plot(r["num_samples"], r["memorized"].mean(axis=1), marker="s", ms=3, label=label(name),
             **plotting.line_style(i))
   ax.set_xscale("log")
   ax.set_xlabel("training images n")
@@ -79,12 +86,11 @@ def main():
     paired_boxes(ax, layers, [r[f"{l}__max__std"][mem] for l in layers], [r[f"{l}__max__std"][gen] for l in layers],
                  "Std of activations (max-pooled)" if name == "unet" else "Std of h_l")
     ax.set_yscale("log")
-    title = "U-Net" if name == "unet" else name.replace("mlp_", "MLP ")
-    ax.set_title(f"({'b' if col == 1 else 'c'}) {title}: {int(mem.sum())} memorised vs {int(gen.sum())} "
+    ax.set_title(f"({'b' if col == 1 else 'c'}) {label(name)}: {int(mem.sum())} memorised vs {int(gen.sum())} "
                  "generalised samples", fontsize=9)
-  ax.plot([], [], "s", color=plotting.MEMORIZED, label="memorised samples")
+  ax.plot([], [], "s", color=plotting.MEMORIZED, label="memorised samples (every n, every step)")
   ax.plot([], [], "s", color=plotting.GENERALIZED, label="samples of the model trained on all images")
-  ax.legend(fontsize=7)
+  ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, frameon=False)
 
   # (d) per-layer AUROC, U-Net, both poolings and two scores
   ax = fig.add_subplot(grid[1, :2])
@@ -96,41 +102,54 @@ def main():
     values = [det.get(f"{l}/{pooling}/{score}", {}).get("auroc", np.nan) for l in layers]
     ax.bar(np.arange(len(layers)) + (j - (len(combos) - 1) / 2) * width, values, width, color=plotting.category(j),
            label=f"{score}, {pooling}-pooled")
+  within = summary["unet"]["within_model"]
+  if within:  # the stage whose memorised share is nearest one half
+    stage = min(within, key=lambda k: abs(within[k]["num_memorized"] - within[k]["num_other"]))
+    values = [within[stage]["detection"].get(f"{l}/max/std", {}).get("auroc", np.nan) for l in layers]
+    n, step = (part.split("=")[1] for part in stage.split(","))
+    ax.plot(np.arange(len(layers)) - 0.3, values, "D", color=plotting.BLACK, ms=4,
+            label=f"std, max-pooled, within one model (n = {n}, {plotting.number(int(step))} steps)")
   ax.axhline(0.5, color=plotting.GREY, lw=0.8, ls="--")
   ax.set_xticks(np.arange(len(layers)), layers)
   ax.set_ylim(0, 1.05)
   ax.set_ylabel("AUROC, memorised vs generalised")
-  ax.legend(fontsize=7, ncol=2)
-  ax.set_title("(d) U-Net: which layer carries the signature (0.5: chance)")
+  ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+  ax.set_title("(d) U-Net: which layer carries the signature (0.5: chance; 0: reversed)")
 
-  # (e) per-layer AUROC of Std, MLPs
+  # (e) per-layer AUROC of Std and of Std/‖h‖, MLPs
   ax = fig.add_subplot(grid[1, 2])
   for i, name in enumerate(families[1:]):
     det = summary[name]["detection"]
     layers = layers_of(data[name])
-    values = [det.get(f"{l}/max/std", {}).get("auroc", np.nan) for l in layers]
-    ax.plot(np.arange(1, len(layers) + 1), values, marker="o", label=name.replace("mlp_", "MLP "),
-            **plotting.line_style(i))
+    depth = np.arange(1, len(layers) + 1)
+    colour = plotting.category(i)
+    ax.plot(depth, [det.get(f"{l}/max/normalized_std", {}).get("auroc", np.nan) for l in layers], marker="o",
+            color=colour, label=label(name))
+    ax.plot(depth, [det.get(f"{l}/max/std", {}).get("auroc", np.nan) for l in layers], marker="o", ls=":",
+            color=colour)
+  ax.plot([], [], "k-", label="Std(h_l)/‖h_l‖ (scale-free)")
+  ax.plot([], [], "k:", label="Std(h_l) (the paper's score)")
   ax.axhline(0.5, color=plotting.GREY, lw=0.8, ls="--")
   ax.set_xlabel("hidden layer l")
-  ax.set_ylabel("AUROC of Std(h_l)")
-  ax.set_ylim(0, 1.05)
-  ax.legend(fontsize=7)
-  ax.set_title("(e) MLPs: Std of each layer")
+  ax.set_xticks(np.arange(1, 5))
+  ax.set_ylabel("AUROC, memorised vs generalised")
+  ax.set_ylim(-0.03, 1.05)
+  ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+  ax.set_title("(e) MLPs: each layer's scores")
 
-  # (f) Jacobian effective rank at the re-noised samples (App. B.3)
+  # (f) Jacobian effective rank at the re-noised samples (App. B.3), at each σ
   ax = fig.add_subplot(grid[2, 0])
-  names = ["unet", mlp_main]
-  mems, gens = [], []
-  for name in names:
+  labels, mems, gens = [], [], []
+  for name in ("unet", mlp_main):
     r = data[name]
     mem, gen = groups(r)
-    j = r["jacobian_rank"].shape[1]
-    mems.append(r["jacobian_rank"][mem[:, :j]])
-    gens.append(r["jacobian_rank"][gen[:, :j]])
-  paired_boxes(ax, ["U-Net" if n == "unet" else n.replace("mlp_", "MLP ") for n in names], mems, gens,
-               "effective rank of ∂D/∂y")
-  ax.set_title("(f) the denoiser's Jacobian at σ_det")
+    j = r["jacobian_rank"].shape[2]
+    for k, sigma in enumerate(cfg["jacobian_sigmas"]):
+      labels.append(f"{label(name)}, σ = {sigma:g}")
+      mems.append(r["jacobian_rank"][:, k][mem[:, :j]])
+      gens.append(r["jacobian_rank"][:, k][gen[:, :j]])
+  paired_boxes(ax, labels, mems, gens, "effective rank of ∂D/∂y")
+  ax.set_title("(f) the denoiser's Jacobian at the re-noised samples")
 
   # (g) samples: the smallest and the largest n, U-Net, last step
   r = data["unet"]
@@ -139,7 +158,8 @@ def main():
   for k, (col, which) in enumerate(((1, r["num_samples"][last].min()), (2, r["num_samples"][last].max()))):
     ax = fig.add_subplot(grid[2, col])
     stage = int(np.flatnonzero(last & (r["num_samples"] == which))[0])
-    tiles = r["samples"][stage][:16].reshape(2, 8, *shape)
+    tiles = np.pad(r["samples"][stage][:16].reshape(4, 4, *shape), ((0, 0), (0, 0), (1, 1), (1, 1)),
+                   constant_values=1.0)  # a white frame around each 8×8 sample
     ax.imshow(np.concatenate([np.concatenate(list(row), axis=1) for row in tiles], axis=0), cmap=plotting.GREY_CMAP,
               vmin=-1, vmax=1)
     ax.set_axis_off()

@@ -204,17 +204,6 @@ def hybrid_regime(folder: Path) -> dict:
   return dt.load_json(folder / "summary.json")
 
 
-def deep_denoisers(folder: Path) -> dict:
-  """The experiment's own summary.json, with its sizes, widths and step counts."""
-  summary = dt.load_json(folder / "summary.json")
-  cfg = dt.load_json(folder / "config.json")
-  summary["setup"] = {"sizes": cfg["sizes"], "unet_sizes": cfg["unet"].get("sizes", cfg["sizes"]),
-                      "unet_width": cfg["unet"]["width"], "unet_steps": cfg["unet"]["steps"],
-                      "mlp_width": cfg["mlp"]["width"], "mlp_steps": cfg["mlp"]["steps"],
-                      "num_samples": cfg["num_samples"], "sigma_det": cfg["sigma_det"]}
-  return summary
-
-
 COMPUTED = {
     "denoisers_on_mixture": denoisers_on_mixture,
     "regimes_on_synthetic_data": regimes_on_synthetic_data,
@@ -222,7 +211,6 @@ COMPUTED = {
     "diffusion_transition": diffusion_transition,
     "fashion_mnist_regimes": fashion_mnist_regimes,
     "hybrid_regime": hybrid_regime,
-    "deep_denoisers": deep_denoisers,
 }
 
 

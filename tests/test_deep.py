@@ -115,13 +115,16 @@ def test_a_sweeps_model_equals_training_it_alone(arch):
   cfg = dt.TrainConfig(model="relu_diffusion", width=8 if mlp else 2, sigma=2.0, sigma_min=0.02,
                        optimizer="adam" if mlp else "sgd", learning_rate=1e-3 if mlp else 1e-2, steps=6, log_every=3,
                        batch_size=4, snapshot_steps=(3,))
-  sweep = dt.train_sweep(x, cfg, seeds=(0, 1) if mlp else (1,), sizes=(4, 12), model=model)
-  for i in range(len(sweep.grid)):
-    row = sweep.grid[i]
-    alone = dt.train_model(model, x, cfg, seed=row["seed"], num_samples=row["num_samples"])
-    chex.assert_trees_all_close(sweep.model(i), alone.params, rtol=2e-5, atol=2e-6)
-    np.testing.assert_allclose(sweep.loss_history[i], alone.loss_history, rtol=2e-5,
-                               err_msg=f"model {i} ({row}) of the sweep must train as it does alone")
+  grid = dict(seeds=(0, 1) if mlp else (1,), sizes=(4, 12), model=model)
+  # The U-Net's default on CPU is one model per chunk; models_per_chunk=2 batches both with vmap.
+  sweeps = [dt.train_sweep(x, cfg, **grid)] + ([] if mlp else [dt.train_sweep(x, cfg, models_per_chunk=2, **grid)])
+  for sweep in sweeps:
+    for i in range(len(sweep.grid)):
+      row = sweep.grid[i]
+      alone = dt.train_model(model, x, cfg, seed=row["seed"], num_samples=row["num_samples"])
+      chex.assert_trees_all_close(sweep.model(i), alone.params, rtol=2e-5, atol=2e-6)
+      np.testing.assert_allclose(sweep.loss_history[i], alone.loss_history, rtol=2e-5,
+                                 err_msg=f"model {i} ({row}) of the sweep must train as it does alone")
   with pytest.raises(ValueError, match="widths"):
     dt.train_sweep(x, cfg, widths=(2, 4), model=model)
 

@@ -18,7 +18,8 @@ def _writer(name: str = "write_diffusion_tables"):
 
 
 @pytest.mark.parametrize("writer_name,doc_name", [("write_diffusion_tables", "diffusion.md"),
-                                                  ("write_detection_tables", "detection-and-steering.md")])
+                                                  ("write_detection_tables", "detection-and-steering.md"),
+                                                  ("write_deep_tables", "deep-denoisers.md")])
 def test_every_table_of_the_findings_matches_its_saved_results(writer_name, doc_name):
   writer = _writer(writer_name)
   doc = (ROOT / "docs" / doc_name).read_text()
@@ -65,7 +66,7 @@ FINDINGS = ROOT / "docs" / "findings.md"
 SUMMARIES = ROOT / "docs" / "results"
 EXPERIMENTS = ("denoisers_on_mixture", "regimes_on_synthetic_data", "regime_transition", "fashion_mnist_regimes",
                "diffusion_fashion_mnist", "diffusion_transition", "finite_noise", "memorization_detection",
-               "hybrid_regime")
+               "hybrid_regime", "deep_denoisers")
 
 
 def _at(summary, path: str):
@@ -126,12 +127,46 @@ MEMORISERS = ("mem_authors", "mem_closed_form", "mem_violating")
 DM, RS, RT, FM, FS = ("denoisers_on_mixture", "regimes_on_synthetic_data", "regime_transition", "fashion_mnist_regimes",
                       "fashion_mnist_separability")
 DF, DT, FN, MD = "diffusion_fashion_mnist", "diffusion_transition", "finite_noise", "memorization_detection"
-HY = "hybrid_regime"
+HY, DD = "hybrid_regime", "deep_denoisers"
+DD_MLPS = ("mlp_L2", "mlp_L3", "mlp_L4", "mlp_L3_residual", "mlp_L3_no_bias")
 MEM, GEN = "memorization", "generalization"
 EXCESS, BOUNDARY36 = "f_excess_by_samples_per_mode", "width36_boundary_where_width9_generalizes"
 AT300, DIST36 = "test_error_at_largest_n", "distances_width36_at_largest_n"
 FMN, MIX = "fashion_mnist", "mixture"
 DETECT = "detection_memorised_vs_generalised_training_inputs"
+
+
+def _stage(s, model: str, n: int, step: str = "last") -> str:
+  """The deep_denoisers key "n=…,step=…" of a model's last (or first, "snapshot") step at n."""
+  steps = sorted(int(k.split("step=")[1]) for k in s[model]["memorized_fraction"] if k.startswith(f"n={n},"))
+  return f"n={n},step={steps[-1] if step == 'last' else steps[0]}"
+
+
+def _mem(model: str, n: int, step: str = "last"):
+  """The memorised share of a deep_denoisers model at n and its last (or first, "snapshot") step."""
+  return lambda s: s[model]["memorized_fraction"][_stage(s, model, n, step)]
+
+
+def _det(model: str, key: str, field: str = "auroc", within: str | None = None):
+  """A deep_denoisers detection entry (keys hold "/", so not a key path)."""
+  def pick(s):
+    entry = s[model] if within is None else s[model]["within_model"][within]
+    return entry["detection"][key][field]
+  return pick
+
+
+def _no_copies_at(models):
+  """The largest n (as written, "1,797") at which every step of every given model copies nothing."""
+  def pick(s):
+    sizes = {int(k.split(",")[0][2:]) for k in s[models[0]]["memorized_fraction"]}
+    n = max(sizes)
+    copies = [v for m in models for k, v in s[m]["memorized_fraction"].items() if k.startswith(f"n={n},")]
+    return f"{n:,}" if copies and max(copies) == 0 else f"<copies at n = {n}: {copies}>"
+  return pick
+
+
+def _dd_best_unet_std(s) -> str:
+  return max(s["unet"]["layers"], key=lambda l: s["unet"]["detection"][f"{l}/max/std"]["auroc"])
 
 
 def _fm_row(model: str) -> tuple:
@@ -337,6 +372,49 @@ FINDINGS_QUOTES = [
     ("half carrying it only at a = {}.", MD, ("steering_mixture/memorizing/memorized/a_half",), F2),
     ("half carry the concept at a = {}, against {} for the generaliser's samples.", MD,
      ("steering_fmnist/memorizing/memorized/a_half", "steering_fmnist/generalizing/all/a_half"), F2),
+    # deep_denoisers
+    ("copies a share of {} of its samples at n = 8 after its last step ({} at its snapshot) and none at n = {}.", DD,
+     (_mem("unet", 8), _mem("unet", 8, "snapshot"), _no_copies_at(("unet",))), (F3, F3, str)),
+    ("n = 8, {} (L = 2), {} (L = 3) and {} (L = 4); residual skips cut L = 3 to {}, no biases to {}; at n = 32 at "
+     "most {}, and none at n = {}.", DD,
+     tuple(_mem(m, 8) for m in DD_MLPS) + (lambda s: max(_mem(m, 32)(s) for m in DD_MLPS), _no_copies_at(DD_MLPS)),
+     (F3,) * 6 + (str,)),
+    ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised against generalised "
+     "samples with AUROC {} and TPR at 1 % FPR {}", DD,
+     (_dd_best_unet_std, lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std")(s),
+      lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std", "tpr_at_1pct_fpr")(s)),
+     ("`{}`".format, F3, F3)),
+    ("the authors' layer by analogy with SD, gives {} and {}.", DD,
+     (_det("unet", "dec1.0/max/std"), _det("unet", "dec1.0/max/std", "tpr_at_1pct_fpr")), F3),
+    ("mean-pooled Std ranks the wrong way in {} of {} layers.", DD,
+     (lambda s: sum(s["unet"]["detection"][f"{l}/mean/std"]["auroc"] < 0.5 for l in s["unet"]["layers"]),
+      lambda s: len(s["unet"]["layers"])), _g),
+    ("the denoising error reaches {}, the denoiser's step {}.", DD,
+     (_det("unet", "baseline/denoising_error"), _det("unet", "baseline/displacement")), F3),
+    ("among the samples of the n = 8 model at its snapshot ({} copies, {} not), the last decoder block's max-pooled "
+     "Std reaches AUROC {}, the denoising error {} and the denoiser's step {}.", DD,
+     (lambda s: s["unet"]["within_model"][_stage(s, "unet", 8, "snapshot")]["num_memorized"],
+      lambda s: s["unet"]["within_model"][_stage(s, "unet", 8, "snapshot")]["num_other"])
+     + tuple((lambda key: lambda s: _det("unet", key, within=_stage(s, "unet", 8, "snapshot"))(s))(key)
+             for key in ("dec0.1/max/std", "baseline/denoising_error", "baseline/displacement")),
+     (_g, _g, F3, F3, F3)),
+    ("(AUROC at most {}: the memorisers' codes are smaller overall)", DD,
+     (lambda s: max(s[m]["detection"][f"{l}/max/std"]["auroc"] for m in DD_MLPS for l in s[m]["layers"]),), F3),
+    ("of the last layer separates them in all five (AUROC at least {}).", DD,
+     (lambda s: min(s[m]["detection"][f"{s[m]['layers'][-1]}/max/normalized_std"]["auroc"] for m in DD_MLPS),), F3),
+    ("(AUROC at least {} at σ = 0.1; L = 3: median effective rank {} against {})", DD,
+     (lambda s: min(s[m]["detection"]["jacobian_rank/sigma=0.1"]["auroc"] for m in DD_MLPS),
+      _det("mlp_L3", "jacobian_rank/sigma=0.1", "median_memorized"),
+      _det("mlp_L3", "jacobian_rank/sigma=0.1", "median_generalized")), (F3, F1, F1)),
+    ("along the copied image (cosine {} against {})", DD,
+     (_det("mlp_L3", "jacobian_top_cosine/sigma=0.1", "median_memorized"),
+      _det("mlp_L3", "jacobian_top_cosine/sigma=0.1", "median_generalized")), F2),
+    ("median rank {} against {} at σ = 0.1, where its skip path dominates, and {} against {} at σ = 1 (AUROC {}).", DD,
+     (_det("unet", "jacobian_rank/sigma=0.1", "median_memorized"),
+      _det("unet", "jacobian_rank/sigma=0.1", "median_generalized"),
+      _det("unet", "jacobian_rank/sigma=1", "median_memorized"),
+      _det("unet", "jacobian_rank/sigma=1", "median_generalized"),
+      _det("unet", "jacobian_rank/sigma=1")), (F1, F1, F1, F1, F3)),
     # hybrid_regime
     ("Training reached the predicted structure in {} of {} seeds.", HY,
      (lambda s: sum(s["structure_reached"]), lambda s: len(s["seeds"])), _g),
@@ -353,6 +431,7 @@ FINDINGS_QUOTES = [
 FINDINGS_NOT_RESULTS = [
     r"(?:eq\.|Cor|Definition|Thm|Sec\.|App\.|Algorithm|Fig|Table)\s?\(?[A-Z]?\.?\d+(?:\.\d+)*\)?",  # paper numbering
     r"d₁/d₂ < 1/3",  # the copy criterion
+    r"the paper's EDM row: 0\.998 and 0\.984",  # the paper's own numbers (Table 1)
     r"within 1 %",  # the accuracy the finite-noise limits are defined by
     r"```.*?```", r"`[^`]*`",  # commands and code
     r"!?\[[^\]]*\]\([^)]*\)",  # links and figures

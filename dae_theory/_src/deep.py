@@ -333,8 +333,9 @@ def _dim_of(arch, params) -> int:
 
 
 def _kernel_penalty(params) -> jax.Array:
-  """Σ ‖K‖²_F over the kernels of the data path (not biases, norms, the skip or the MLP's time
-  gates, which the multi-noise ReLU model does not decay either): eq. (6)'s decay."""
+  """Σ ‖K‖²_F over the kernels: eq. (6)'s decay. Not biases, norm scales, the skip or the MLP's
+  time gates (which the multi-noise ReLU model does not decay either); the U-Net's noise-embedding
+  kernels are decayed with its convolutions (it has no gates)."""
   total = jnp.zeros((), jax.tree.leaves(params)[0].dtype)
   for path, v in jax.tree_util.tree_leaves_with_path(params):
     keys = [getattr(p, "key", "") for p in path]

@@ -260,6 +260,12 @@ def train_one(model: Model, spec: ModelSpec, x: jax.Array, cfg: TrainConfig, wid
   return TrainOutput(state.params, history, snaps)
 
 
+@jax.jit
+def _mean_of_losses(losses):
+  """The mean of a block's step losses (one program per block length and loss shape)."""
+  return jnp.mean(jnp.stack(losses), axis=0)
+
+
 def python_loop(init: Callable, step: Callable, cfg: TrainConfig, params_of: Callable = lambda s: s.params,
                 progress: Callable[[int, int], None] | None = None) -> TrainOutput:
   """Runs ``cfg.steps`` steps as a Python loop over ``step(state, step_index) -> (state, loss)``.
@@ -272,13 +278,12 @@ def python_loop(init: Callable, step: Callable, cfg: TrainConfig, params_of: Cal
   snap_steps = np.asarray(cfg.snapshot_steps, np.int32)
   snaps = _snapshot_init(params_of(state), snap_steps) if snap_steps.size else None
   history = []
-  mean = jax.jit(lambda losses: jnp.mean(jnp.stack(losses), axis=0))
   for block in range(cfg.steps // cfg.log_every):
     losses = []
     for i in range(block * cfg.log_every, (block + 1) * cfg.log_every):
       state, loss = step(state, jnp.int32(i))
       losses.append(loss)
-    history.append(mean(losses))
+    history.append(_mean_of_losses(losses))
     if snaps is not None:
       snaps = _snapshot_take(snaps, params_of(state), snap_steps, (block + 1) * cfg.log_every)
     if progress is not None:

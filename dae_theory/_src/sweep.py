@@ -73,6 +73,16 @@ def default_vectorize(mesh: Mesh, loop: str = "scan") -> str:
   return "map" if mesh.devices.flat[0].platform == "cpu" and loop == "scan" else "vmap"
 
 
+def default_models_per_chunk(mesh: Mesh, loop: str, total: int) -> int:
+  """The whole grid in one compiled call, except on CPU for Python-loop models (the U-Net): one
+  model per device, because a vmapped batch of such models runs slower there than the same models
+  one after the other (two 8×8 U-Nets: 5× one model's step time batched; see
+  docs/performance-notes.md)."""
+  if mesh.devices.flat[0].platform == "cpu" and loop == "python":
+    return int(mesh.devices.size)
+  return total
+
+
 def _sharded(fn, mesh: Mesh, in_specs, out_specs, vectorize: str, in_axes):
   """fn (one model) vectorised over the local models and sharded over the mesh's model axis."""
   def local(*args):
@@ -175,8 +185,11 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
       device kind, the .npz's sha256) and a rerun loads the chunks already finished; a damaged chunk
       is reported (``DamagedChunkWarning``) and recomputed. A failed write raises
       ``ResultsWriteError`` (an ``OSError``); the chunks already finished are kept.
-    models_per_chunk: models per compiled call (default: the whole grid, rounded up to a multiple
-      of the device count). Smaller chunks lose less when a job is killed.
+    models_per_chunk: models per compiled call, rounded up to a multiple of the device count
+      (default: the whole grid; on CPU for models trained by the Python loop, one model per
+      device, since XLA:CPU runs a vmapped batch of convolutional models slower than the same
+      models one after the other). Smaller chunks lose less when a
+      job is killed.
     mesh: a 1-D ``jax.sharding.Mesh`` with axis "models" (default: all devices).
     vectorize: how one device runs its models: "vmap" (batched) or "map" (a loop inside the
       compiled program); default ``default_vectorize(mesh, loop)``.
@@ -215,7 +228,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   vectorize = default_vectorize(mesh, loop) if vectorize is None else vectorize
   total = len(rows)
   if models_per_chunk is None:
-    models_per_chunk = total
+    models_per_chunk = default_models_per_chunk(mesh, loop, total)
   models_per_chunk = checks.check_int("models_per_chunk", models_per_chunk)
   chunk_size = -(-min(models_per_chunk, total) // num_dev) * num_dev
   num_chunks = -(-total // chunk_size)
