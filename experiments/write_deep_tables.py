@@ -158,8 +158,9 @@ def table1(results: Path) -> str:
   lines = ["| model and data | layer | score | AUROC / TPR at 1 % FPR |", "|---|---|---|---|"]
   lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
   return "\n".join(lines) + (
-      f"\n\nOurs: the 8×8 digits; memorised = samples with d₁/d₂ < 1/3 of the models trained on "
-      f"n ≤ {max(setup['unet_sizes'][:-1]):,} images, generalised = samples of the model trained on all "
+      f"\n\nOurs: the 8×8 digits; memorised = samples with d₁/d₂ < 1/3 of the models trained on fewer "
+      f"images (U-Net: n = {', '.join(f'{n:,}' for n in setup['unet_sizes'][:-1])}; MLPs: n = "
+      f"{', '.join(f'{n:,}' for n in setup['mlp_sizes'][:-1])}), generalised = samples of the model trained on all "
       f"{setup['unet_sizes'][-1]:,} (U-Net: {s['unet']['num_memorized']} against {s['unet']['num_generalized']}), "
       f"re-noised to σ = {setup['sigma_det']:g}.")
 
