@@ -188,8 +188,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
     models_per_chunk: models per compiled call, rounded up to a multiple of the device count
       (default: the whole grid; on CPU for models trained by the Python loop, one model per
       device, since XLA:CPU runs a vmapped batch of convolutional models slower than the same
-      models one after the other). Smaller chunks lose less when a
-      job is killed.
+      models one after the other). Smaller chunks lose less when a job is killed.
     mesh: a 1-D ``jax.sharding.Mesh`` with axis "models" (default: all devices).
     vectorize: how one device runs its models: "vmap" (batched) or "map" (a loop inside the
       compiled program); default ``default_vectorize(mesh, loop)``.
