@@ -1458,20 +1458,16 @@ def main():
     return
   results = run_record(args.quick)
   print("machine:", results["machine_kind"], flush=True)
-  if args.diffusion:
-    out = Path(args.out or HERE / "results-diffusion.json")
-    results["diffusion"] = diffusion_bench(args.quick)
-    dt.save_json(out, results)
-    write_diffusion_markdown(results, Path(args.markdown))
-    print("wrote", out, "and", args.markdown)
-    return
-  if args.deep:
-    out = Path(args.out or HERE / "results-deep.json")
-    results["deep"] = unet_bench(args.quick)
-    dt.save_json(out, results)
-    write_deep_markdown(results, Path(args.markdown))
-    print("wrote", out, "and", args.markdown)
-    return
+  # --diffusion and --deep: one section's rows, into its own results file and table.
+  for key, run, write in (("diffusion", diffusion_bench, write_diffusion_markdown),
+                           ("deep", unet_bench, write_deep_markdown)):
+    if getattr(args, key):
+      out = Path(args.out or HERE / f"results-{key}.json")
+      results[key] = run(args.quick)
+      dt.save_json(out, results)
+      write(results, Path(args.markdown))
+      print("wrote", out, "and", args.markdown)
+      return
   if args.accelerator:
     if jax.default_backend() == "cpu":
       print("warning: no accelerator found; the accelerator rows run on the CPU (a smoke run)", flush=True)
