@@ -62,22 +62,24 @@ test-fast: install $(ADAPTERS)
 
 # Tables and findings are written into $(DOCS): docs/ at the default size, a copy under
 # $(RESULTS)/docs at the others (so a smoke run never rewrites the committed findings).
-# The experiments run in two lanes, one per core (most of their time is one thread: compiling,
-# small ops), each lane in a fixed order, so that the longest chain (the two diffusion experiments)
-# starts first: left to itself, make -j 2 started diffusion_transition only after the others.
-# Each experiment prints its log when it finishes. JOBS=1 runs them one after another.
+# make -j starts the goals in this order, each when a job is free: longest first (measured), so
+# that the two jobs end close together whatever the host's noise. Most of an experiment's time is
+# one thread, so JOBS = 2 suits 2 cores; JOBS=1 runs them one after another. Each experiment prints
+# its log when it finishes. Single-threaded OpenBLAS: its idle threads spin, and with two jobs on
+# two cores they made LAPACK calls (the Jacobian's eigenvalues) up to 100x slower.
 JOBS ?= 2
-LANE_A := diffusion_fashion_mnist diffusion_transition regimes_on_synthetic_data denoisers_on_mixture hybrid_regime
-LANE_B := fashion_mnist_regimes deep_denoisers memorization_detection finite_noise regime_transition \
-  fashion_mnist_separability
-EXPERIMENTS := $(LANE_A) $(LANE_B)
+OPENBLAS_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS
+EXPERIMENTS := diffusion_transition fashion_mnist_regimes diffusion_fashion_mnist deep_denoisers \
+  memorization_detection finite_noise regime_transition regimes_on_synthetic_data denoisers_on_mixture \
+  hybrid_regime fashion_mnist_separability
 
 figures: install
 	@case "$(SIZE)" in fast|default|full) ;; \
 	  *) echo "SIZE must be fast, default or full, got '$(SIZE)'" >&2; exit 2;; esac
 	@if [ "$(DOCS)" != docs ]; then mkdir -p $(DOCS) && cp docs/*.md $(DOCS)/; fi
-	@$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target $(addprefix figure-,$(EXPERIMENTS)) LANES=1 \
-	  SIZE=$(SIZE) RESULTS=$(RESULTS) FIGURES=$(FIGURES) DOCS=$(DOCS)
+	@$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target $(addprefix figure-,$(EXPERIMENTS)) \
+	  tables-diffusion SIZE=$(SIZE) RESULTS=$(RESULTS) FIGURES=$(FIGURES) DOCS=$(DOCS)
 	$(PY) experiments/write_findings.py --results $(RESULTS) --keep-sources $(DOCS)/results
 
 # One experiment and its figure (make figure-<name>; figures runs them all).
@@ -87,11 +89,12 @@ $(addprefix figure-,$(PLAIN)): figure-%:
 	$(call experiment,$*)
 	$(call plot,$*)
 
-# docs/diffusion.md's tables read both diffusion experiments. (Running the two side by side made
-# make figures slower on 2 cores, in one run each, than this chain beside the lighter experiments.)
-figure-diffusion_transition: figure-diffusion_fashion_mnist
+figure-diffusion_transition:
 	$(call experiment,diffusion_transition)
 	$(call plot,diffusion_transition)
+
+# docs/diffusion.md's tables read both diffusion experiments.
+tables-diffusion: figure-diffusion_fashion_mnist figure-diffusion_transition
 	$(PY) experiments/write_diffusion_tables.py --results $(RESULTS) --doc $(DOCS)/diffusion.md \
 	  --keep-sources $(DOCS)/results
 
@@ -117,15 +120,7 @@ figure-deep_denoisers:
 figure-fashion_mnist_separability:
 	$(call experiment,fashion_mnist_separability)
 
-# Inside make figures (LANES=1) each experiment of a lane waits for the one before it (order only:
-# make figure-E alone runs E and what it reads).
-ifeq ($(LANES),1)
-lane_pairs = $(join $(addsuffix :|,$(addprefix figure-,$(wordlist 2,$(words $(1)),$(1)))),$(addprefix figure-,$(1)))
-$(foreach pair,$(call lane_pairs,$(LANE_A)) $(call lane_pairs,$(LANE_B)),\
-  $(if $(findstring :|,$(pair)),$(eval $(subst :|,: | ,$(pair)))))
-endif
-
-.PHONY: $(addprefix figure-,$(EXPERIMENTS))
+.PHONY: $(addprefix figure-,$(EXPERIMENTS)) tables-diffusion
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -101,7 +101,8 @@ def measure(path: Path, train_a, train_b, test_x, cfg, widths, sizes, sampling: 
   key = jax.random.key(s["key"])
   shape = (s["num"], d)
   t0 = time.time()
-  sweeps = [dt.train_sweep(x, cfg, sizes=sizes, widths=widths) for x in (train_a, train_b)]
+  # One sweep per width and half: a sweep of mixed widths pads every model to the widest.
+  sweeps = {p: [dt.train_sweep(x, cfg, sizes=sizes, widths=[p]) for x in (train_a, train_b)] for p in widths}
   train_seconds = time.time() - t0
   draw = jax.jit(lambda params, k: dt.sample(dt.diffusion_denoiser(params), k, shape, sigmas))
   x_init = cfg.sigma * jax.random.normal(jax.random.key(s["key"] + 1), shape)
@@ -114,15 +115,15 @@ def measure(path: Path, train_a, train_b, test_x, cfg, widths, sizes, sampling: 
   emp_cache = {}
   reference_ll = np.nan if mixture is None else float(np.mean(dt.mixture_log_likelihood(test_x, mixture,
                                                                                          s["sigma_min"])))
-  for i, row in enumerate(sweeps[0].grid):
-    n, p = int(row["num_samples"]), int(row["width"])
+  for i, p in ((i, p) for i in range(len(sizes)) for p in widths):
+    n = int(sweeps[p][0].grid[i]["num_samples"])
     x_n = train_a[:n]
     if n not in emp_cache:
       emp = np.asarray(emp_draw(jnp.asarray(x_n), key))
       ev = dt.evaluate_samples(emp, x_n)
       emp_cache[n] = (ev.memorized.mean(), ev.memorized_scale_free.mean())
     for j, step in enumerate(cfg.snapshot_steps):
-      params_a, params_b = _snapshot(sweeps[0], i, j), _snapshot(sweeps[1], i, j)
+      params_a, params_b = _snapshot(sweeps[p][0], i, j), _snapshot(sweeps[p][1], i, j)
       a, b = np.asarray(draw(params_a, key)), np.asarray(draw(params_b, key))
       ev = dt.evaluate_samples(a, x_n)
       agree = dt.two_model_agreement(a, b)
