@@ -71,6 +71,7 @@ from dae_theory._src.detection import (
     DetectionMetrics,
     DenoiserScores,
     DetectionScores,
+    JacobianSVD,
     RocCurve,
     code_scores,
     denoiser_scores,
@@ -82,6 +83,7 @@ from dae_theory._src.detection import (
     effective_rank,
     jacobian_ranks,
     jacobian_spectrum_of,
+    jacobian_svd_of,
     roc_curve,
 )
 from dae_theory._src.steering import (
@@ -234,6 +236,7 @@ __all__ = [
     "mode_frequencies", "ModeFrequencies", "two_model_agreement", "Agreement", "detection_scores",
     "DetectionScores", "DenoiserScores", "RocCurve", "detection_codes", "code_scores", "denoiser_scores",
     "detection_noise", "jacobian_ranks", "diffusion_jacobian_spectrum", "jacobian_spectrum_of",
+    "jacobian_svd_of", "JacobianSVD",
     "effective_rank", "detection_metrics", "DetectionMetrics", "roc_curve", "DETECTORS", "CODE_SCORES",
     "HIGHER_MEANS_MEMORIZED", "DEFAULT_SIGMA_DET", "concept_direction", "steering_window", "SteeringWindow",
     "steering_hook", "steered_denoiser", "DiffusionParams", "init_diffusion_params", "diffusion_apply",

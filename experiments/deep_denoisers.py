@@ -48,8 +48,8 @@ MLP = dict(archs=MLP_ARCHS, time_hidden=64,
 SETTINGS = {
     # Few sizes and short runs: the most that fits the make figures budget beside the other
     # experiments (6–7 min of one core there in two fresh-clone runs); --size full for finer curves.
-    "default": dict(data=dict(name="digits", seed=0), sizes=(8, 32, 1_797),
-                    unet=dict(UNET, width=16, steps=1_500, snapshot_steps=(500, 1_500), sizes=(8, 1_797)),
+    "default": dict(data=dict(name="digits", seed=0), sizes=(8, 32, 128, 1_797),
+                    unet=dict(UNET, width=16, steps=1_500, snapshot_steps=(500, 1_500)),
                     mlp=dict(MLP, width=256, steps=2_000),
                     num_samples=256, sigma_det=0.1, jacobian_samples=32, jacobian_sigmas=(0.1, 1.0), key=1),
     "fast": dict(data=dict(name="digits", seed=0), sizes=(8, 1_797),
@@ -95,21 +95,16 @@ def _pool(acts, pooling: str) -> np.ndarray:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _jacobian_spectra(arch, params, y, sigma):
-  """Singular values of ∂D/∂y at each row of y and the top left singular vectors (one program per arch)."""
+def _jacobian_svds(arch, params, y, sigma):
+  """``dt.jacobian_svd_of`` at each row of y (one program per arch)."""
   denoise = dt.deep_denoiser(arch, params)
-
-  def one(v):
-    u, s, _ = jnp.linalg.svd(jax.jacfwd(lambda w: denoise(w[None, :], sigma)[0])(v))
-    return s, u[:, 0]
-
-  return jax.vmap(one)(y)
+  return jax.vmap(lambda v: dt.jacobian_svd_of(denoise, v, sigma))(y)
 
 
 def jacobian_stats(arch, params, y, sigma, train_x, nearest_index):
   """Effective rank of ∂D/∂y at each row of y (paper App. B.3), and |cos| of its top left singular
   vector with the nearest training image."""
-  s, top = _jacobian_spectra(arch, params, jnp.asarray(y), jnp.float32(sigma))
+  s, top = _jacobian_svds(arch, params, jnp.asarray(y), jnp.float32(sigma))
   near = train_x[nearest_index]
   cos = np.abs(np.sum(np.asarray(top) * near, axis=1)) / np.maximum(np.linalg.norm(near, axis=1), 1e-12)
   return np.asarray(dt.effective_rank(s), np.float64), cos

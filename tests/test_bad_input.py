@@ -619,6 +619,11 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("y rank 2", lambda f: dt.jacobian_spectrum_of(f.identity, f.y, 0.5), "y"),
         Bad("y NaN", lambda f: dt.jacobian_spectrum_of(f.identity, f.y_nan[1], 0.5), "y"),
         Bad("sigma 0", lambda f: dt.jacobian_spectrum_of(f.identity, f.y[0], 0.0), "sigma")],
+    "jacobian_svd_of": [
+        Bad("denoise not callable", lambda f: dt.jacobian_svd_of(5, f.y[0], 0.5), "denoise"),
+        Bad("y rank 2", lambda f: dt.jacobian_svd_of(f.identity, f.y, 0.5), "y"),
+        Bad("y NaN", lambda f: dt.jacobian_svd_of(f.identity, f.y_nan[1], 0.5), "y"),
+        Bad("sigma 0", lambda f: dt.jacobian_svd_of(f.identity, f.y[0], 0.0), "sigma")],
     "jacobian_ranks": [
         Bad("params not DiffusionParams", lambda f: dt.jacobian_ranks(f.params, f.y, f.key), "params"),
         Bad("samples of another d", lambda f: dt.jacobian_ranks(f.dparams, f.y[:, :3], f.key), "samples"),

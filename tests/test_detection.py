@@ -102,6 +102,21 @@ def test_structured_jacobian_spectrum_equals_autodiff(tied, d, p):
                              err_msg="structured Jacobian spectrum must match autodiff")
 
 
+def test_jacobian_svd_of_a_linear_denoiser_is_its_matrix_svd():
+  # D(y) = A y: J = A at every y. float64 reference: numpy's SVD of A.
+  rng = np.random.default_rng(3)
+  a = rng.standard_normal((7, 7))
+  u, s, _ = np.linalg.svd(a)
+  y = jnp.asarray(rng.standard_normal(7), jnp.float32)
+  out = dt.jacobian_svd_of(lambda v, sigma: v @ jnp.asarray(a.T, jnp.float32), y, 0.5)
+  chex.assert_shape([out.singular_values, out.top_direction], (7,))
+  np.testing.assert_allclose(out.singular_values, s, rtol=1e-5, err_msg="singular values must be those of A")
+  cos = abs(float(np.dot(np.asarray(out.top_direction, np.float64), u[:, 0])))
+  assert cos > 1 - 1e-5, f"top direction must be A's first left singular vector up to sign, |cos| = {cos}"
+  np.testing.assert_allclose(dt.jacobian_spectrum_of(lambda v, sigma: v @ jnp.asarray(a.T, jnp.float32), y, 0.5),
+                             s, rtol=1e-5, err_msg="jacobian_spectrum_of must agree with jacobian_svd_of")
+
+
 def test_effective_rank_of_known_spectra():
   np.testing.assert_allclose(dt.effective_rank(jnp.array([2.0, 2.0, 2.0, 0.0])), 3.0, rtol=1e-6,
                              err_msg="3 equal singular values: effective rank 3")

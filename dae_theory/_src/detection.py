@@ -248,17 +248,37 @@ def diffusion_jacobian_spectrum(params: DiffusionParams, y, sigma) -> jax.Array:
   return jnp.sort(values)[::-1]
 
 
-def jacobian_spectrum_of(denoise: Denoiser, y, sigma) -> jax.Array:
-  """Singular values of ∂D/∂y at one input y (d,) for any batched denoiser, by forward-mode
-  differentiation and an SVD (d JVPs and O(d³)); sorted descending, (d,)."""
+def _jacobian_of(denoise: Denoiser, y, sigma) -> jax.Array:
+  """∂D/∂y (d, d) at one input y (d,) of a batched denoiser, by forward-mode differentiation."""
   if not callable(denoise):
     raise ValueError(f"denoise must be a callable denoise(x, sigma), got {type(denoise).__name__}")
   y = checks.check_array("y", y, ndim=1)
   checks.check_finite("y", y)
   checks.check_scalar("sigma", sigma, positive=True)
-  y = jnp.asarray(y)
-  jac = jax.jacfwd(lambda v: denoise(v[None, :], sigma)[0])(y)
-  return jnp.linalg.svd(jac, compute_uv=False)
+  return jax.jacfwd(lambda v: denoise(v[None, :], sigma)[0])(jnp.asarray(y))
+
+
+def jacobian_spectrum_of(denoise: Denoiser, y, sigma) -> jax.Array:
+  """Singular values of ∂D/∂y at one input y (d,) for any batched denoiser, by forward-mode
+  differentiation and an SVD (d JVPs and O(d³)); sorted descending, (d,)."""
+  return jnp.linalg.svd(_jacobian_of(denoise, y, sigma), compute_uv=False)
+
+
+class JacobianSVD(NamedTuple):
+  """A denoiser's Jacobian J = ∂D/∂y at one input: its singular values (d,), descending, and the
+  left singular vector of the largest, u₁ (d,), unit norm with an arbitrary sign: the direction
+  in which the denoiser's output moves most (paper App. B.3: a memorised sample's u₁ is its
+  training image)."""
+
+  singular_values: jax.Array
+  top_direction: jax.Array
+
+
+def jacobian_svd_of(denoise: Denoiser, y, sigma) -> JacobianSVD:
+  """J = ∂D/∂y at one input y (d,) for any batched denoiser: its singular values and top left
+  singular vector (``JacobianSVD``; d JVPs and one full SVD). vmap over inputs."""
+  u, s, _ = jnp.linalg.svd(_jacobian_of(denoise, y, sigma))
+  return JacobianSVD(s, u[:, 0])
 
 
 def jacobian_ranks(params: DiffusionParams, samples, key: jax.Array, *, sigma_det: float = DEFAULT_SIGMA_DET,
