@@ -47,7 +47,7 @@ MLP = dict(archs=MLP_ARCHS, time_hidden=64,
            sampler=dict(sigma_max=10.0, sigma_min=0.01, levels=41, method="heun"))
 SETTINGS = {
     # Few sizes and short runs: the most that fits the make figures budget beside the other
-    # experiments (6–7 min of one core there in two fresh-clone runs); --size full for finer curves.
+    # experiments (8.3 min of one core there in a fresh-clone run); --size full for finer curves.
     "default": dict(data=dict(name="digits", seed=0), sizes=(8, 32, 128, 1_797),
                     unet=dict(UNET, width=16, steps=1_500, snapshot_steps=(500, 1_500)),
                     mlp=dict(MLP, width=256, steps=2_000),

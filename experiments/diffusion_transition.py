@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python experiments/diffusion_transition.py --out results/diffusion_transition \
        [--size fast|default|full] [--parts mixture fashion_mnist]
-Sizes (``SETTINGS``): default, the figure and docs/diffusion.md, about 10 min on a 2-core CPU;
+Sizes (``SETTINGS``): default, the figure and docs/diffusion.md, 12 min on one core of a 2-core CPU;
 fast, every file from 2 sizes n, one width, 2 snapshots of 100-odd steps and 100 samples
 (numbers meaningless), about 50 s on an idle 2-core CPU, most of it compilation; full, the
 authors' generalising recipe and step count on Fashion-MNIST and a longer, wider mixture sweep,

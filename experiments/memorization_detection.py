@@ -3,7 +3,7 @@ ReLU diffusion models trained here, where every generated sample's memorisation 
 
 Run: .venv/bin/python experiments/memorization_detection.py --out results/memorization_detection \
        [--size fast|default|full]
-Sizes (``SETTINGS``): default, the figures and docs/detection-and-steering.md, about 5 min on a
+Sizes (``SETTINGS``): default, the figures and docs/detection-and-steering.md, about 3.5 min on a
 2-core CPU (less when experiments/diffusion_fashion_mnist.py has saved its generaliser beside these
 results at the same size: it is the two_models benchmark's and is reused); fast, every file from a
 few hundred steps, 64 samples per model and 50 bootstrap rounds (numbers meaningless), about

@@ -165,6 +165,25 @@ def _no_copies_at(models):
   return pick
 
 
+def _first_n_without_copies(models):
+  """The smallest n (as written, "1,797") from which no step of the given models copies anything."""
+  def pick(s):
+    copies = {}
+    for m in models:
+      for k, v in s[m]["memorized_fraction"].items():
+        n = int(k.split(",")[0][2:])
+        copies[n] = max(copies.get(n, 0.0), v)
+    clean = [n for n in sorted(copies) if all(copies[m] == 0 for m in copies if m >= n)]
+    return f"{clean[0]:,}" if clean else f"<copies at every n: {copies}>"
+  return pick
+
+
+def _dd_transition(s) -> str:
+  """The U-Net's stage at the largest n whose last step has its own detection numbers."""
+  last = [k for k in s["unet"]["within_model"] if k == _stage(s, "unet", int(k.split(",")[0][2:]))]
+  return max(last, key=lambda k: int(k.split(",")[0][2:]))
+
+
 def _dd_best_unet_std(s) -> str:
   return max(s["unet"]["layers"], key=lambda l: s["unet"]["detection"][f"{l}/max/std"]["auroc"])
 
@@ -373,14 +392,17 @@ FINDINGS_QUOTES = [
     ("half carry the concept at a = {}, against {} for the generaliser's samples.", MD,
      ("steering_fmnist/memorizing/memorized/a_half", "steering_fmnist/generalizing/all/a_half"), F2),
     # deep_denoisers
-    ("copies a share of {} of its samples at n = 8 after its last step ({} at its snapshot) and none at n = {}.", DD,
-     (_mem("unet", 8), _mem("unet", 8, "snapshot"), _no_copies_at(("unet",))), (F3, F3, str)),
+    ("copies a share of {} of its samples at n = 8 after its last step ({} at its snapshot), {} at n = 32 and none "
+     "from n = {} on.", DD,
+     (_mem("unet", 8), _mem("unet", 8, "snapshot"), _mem("unet", 32), _first_n_without_copies(("unet",))),
+     (F3, F3, F3, str)),
     ("n = 8, {} (L = 2), {} (L = 3) and {} (L = 4); residual skips cut L = 3 to {}, no biases to {}; at n = 32 at "
-     "most {}, and none at n = {}.", DD,
-     tuple(_mem(m, 8) for m in DD_MLPS) + (lambda s: max(_mem(m, 32)(s) for m in DD_MLPS), _no_copies_at(DD_MLPS)),
-     (F3,) * 6 + (str,)),
-    ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised against generalised "
-     "samples with AUROC {} and TPR at 1 % FPR {}", DD,
+     "most {}, at n = 128 at most {}, and none at n = {}.", DD,
+     tuple(_mem(m, 8) for m in DD_MLPS) + (lambda s: max(_mem(m, 32)(s) for m in DD_MLPS),
+                                           lambda s: max(_mem(m, 128)(s) for m in DD_MLPS), _no_copies_at(DD_MLPS)),
+     (F3,) * 7 + (str,)),
+    ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised (every model's "
+     "copies) against generalised samples with AUROC {} and TPR at 1 % FPR {}", DD,
      (_dd_best_unet_std, lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std")(s),
       lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std", "tpr_at_1pct_fpr")(s)),
      ("`{}`".format, F3, F3)),
@@ -398,6 +420,15 @@ FINDINGS_QUOTES = [
      + tuple((lambda key: lambda s: _det("unet", key, within=_stage(s, "unet", 8, "snapshot"))(s))(key)
              for key in ("dec0.1/max/std", "baseline/denoising_error", "baseline/displacement")),
      (_g, _g, F3, F3, F3)),
+    ("within the n = {} model after its last step ({} copies, {} not) no layer's max-pooled Std exceeds AUROC {}, and "
+     "the denoising error gives {}; only the nearest-neighbour oracle separates them ({}).", DD,
+     (lambda s: _dd_transition(s).split(",")[0][2:],
+      lambda s: s["unet"]["within_model"][_dd_transition(s)]["num_memorized"],
+      lambda s: s["unet"]["within_model"][_dd_transition(s)]["num_other"],
+      lambda s: max(_det("unet", f"{l}/max/std", within=_dd_transition(s))(s) for l in s["unet"]["layers"]),
+      lambda s: _det("unet", "baseline/denoising_error", within=_dd_transition(s))(s),
+      lambda s: _det("unet", "baseline/nearest_distance", within=_dd_transition(s))(s)),
+     (str, _g, _g, F3, F3, F3)),
     ("(AUROC at most {}: the memorisers' codes are smaller overall)", DD,
      (lambda s: max(s[m]["detection"][f"{l}/max/std"]["auroc"] for m in DD_MLPS for l in s[m]["layers"]),), F3),
     ("of the last layer separates them in all five (AUROC at least {}).", DD,

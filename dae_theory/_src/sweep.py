@@ -179,7 +179,9 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
     x: (N, d) data shared by all models; model i uses rows [0, n_i).
     config: the shared ``TrainConfig``; an axis left as None takes its value from it (sizes: N).
     seeds, sizes, sigmas, sigma_mins, lams, learning_rates, widths: the grid's axes (sigma_mins
-      only for models that read σ_min, such as the diffusion model).
+      only for models that read σ_min, such as the diffusion model). Every model trains at the
+      largest width, its units ≥ p masked to 0: where widths differ a lot, one sweep per width
+      costs less.
     results_dir: if given, each chunk of models is written there atomically
       (chunk_XXXXX.npz + .json with config, model, rows, package version, git commit, jax version,
       device kind, the .npz's sha256) and a rerun loads the chunks already finished; a damaged chunk
