@@ -487,6 +487,8 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("sigmas 0", lambda f: dt.train_sweep(f.x, f.cfg, sigmas=[0.0]), "sigmas"),
         Bad("lams < 0", lambda f: dt.train_sweep(f.x, f.cfg, lams=[-1.0]), "lams"),
         Bad("widths 0", lambda f: dt.train_sweep(f.x, f.cfg, widths=[0]), "widths"),
+        Bad("config of the one-σ DAE for a deep model",
+            lambda f: dt.train_sweep(f.x, f.cfg, model=dt.deep_mlp_model(f.mlp)), "config.model"),
         Bad("widths 2.5", lambda f: dt.train_sweep(f.x, f.cfg, widths=[2.5]), "widths"),
         Bad("models_per_chunk 0", lambda f: dt.train_sweep(f.x, f.cfg, models_per_chunk=0), "models_per_chunk"),
         Bad("vectorize unknown", lambda f: dt.train_sweep(f.x, f.cfg, vectorize="pmap"), "vectorize"),
@@ -515,7 +517,9 @@ BAD_CALLS: dict[str, list[Bad]] = {
     "train_model": [
         Bad("model not a Model", lambda f: dt.train_model("relu_dae", f.x, f.cfg), "model"),
         Bad("config not a TrainConfig", lambda f: dt.train_model(dt.RELU_DAE, f.x, {"width": 3}), "config"),
-        Bad("seed 1.5", lambda f: dt.train_model(dt.RELU_DAE, f.x, f.cfg, 1.5), "seed")],
+        Bad("seed 1.5", lambda f: dt.train_model(dt.RELU_DAE, f.x, f.cfg, 1.5), "seed"),
+        Bad("config of the one-σ DAE for a deep model", lambda f: dt.train_model(dt.deep_mlp_model(f.mlp), f.x, f.cfg),
+            "config.model")],
     "make_trainer": [
         Bad("model not a Model", lambda f: dt.make_trainer("relu_dae", f.cfg, 3), "model"),
         Bad("cfg not a TrainConfig", lambda f: dt.make_trainer(dt.RELU_DAE, {"width": 3}, 3), "cfg"),

@@ -339,6 +339,14 @@ def check_batch(cfg: TrainConfig, num_samples: int) -> None:
                      f"when sampling='without_replacement'")
 
 
+def check_noise_range(model: Model, config: TrainConfig) -> None:
+  """A model that trains over a noise range [σ_min, σ] (it reads σ_min, as the diffusion and deep
+  models do) needs ``config.model="relu_diffusion"``: that is what checks σ_min < σ and one draw."""
+  if "sigma_min" in model.sweep_fields and config.model != "relu_diffusion":
+    raise ValueError(f"config.model must be 'relu_diffusion' for model {model.name!r}, which trains over the noise "
+                     f"range [sigma_min, sigma] (the config checks that range only then), got {config.model!r}")
+
+
 def check_loop(loop: str | None, model: Model, platform: str) -> str:
   loop = default_loop(model, platform) if loop is None else loop
   if loop not in LOOPS:
@@ -382,6 +390,7 @@ def train_model(model: Model, x, config: TrainConfig, seed: int = 0, *, num_samp
     raise ValueError(f"model must be a Model, got {type(model).__name__}")
   if not isinstance(config, TrainConfig):
     raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+  check_noise_range(model, config)
   x = check_training_data(x)
   n = x.shape[0] if num_samples is None else checks.check_int("num_samples", num_samples)
   if n > x.shape[0]:

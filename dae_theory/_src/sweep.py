@@ -24,8 +24,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dae_theory._src import checks
 from dae_theory._src import store
 from dae_theory._src.config import TrainConfig
-from dae_theory._src.engine import (check_loop, check_training_data, compiler_options, make_trainer,
-                                    python_loop, static_part, train_one)
+from dae_theory._src.engine import (check_loop, check_noise_range, check_training_data, compiler_options,
+                                    make_trainer, python_loop, static_part, train_one)
 from dae_theory._src.grid import Grid, grid_specs, make_grid
 from dae_theory._src.models import Model, get_model
 
@@ -207,6 +207,7 @@ def train_sweep(x, config: TrainConfig, *, seeds: Sequence[int] = (0,), sizes: S
   model = get_model(config.model) if model is None else model
   if not isinstance(model, Model):
     raise ValueError(f"model must be a Model, got {type(model).__name__}")
+  check_noise_range(model, config)
   x = check_training_data(x)
   grid = make_grid(config, x.shape[0], model=model, seeds=seeds, sizes=sizes, sigmas=sigmas, sigma_mins=sigma_mins,
                    lams=lams, learning_rates=learning_rates, widths=widths)
