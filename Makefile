@@ -62,11 +62,13 @@ test-fast: install $(ADAPTERS)
 
 # Tables and findings are written into $(DOCS): docs/ at the default size, a copy under
 # $(RESULTS)/docs at the others (so a smoke run never rewrites the committed findings).
-# make -j starts the goals in this order, each when a job is free: longest first (measured), so
-# that the two jobs end close together whatever the host's noise. Most of an experiment's time is
-# one thread, so JOBS = 2 suits 2 cores; JOBS=1 runs them one after another. Each experiment prints
-# its log when it finishes. Single-threaded OpenBLAS: its idle threads spin, and with two jobs on
-# two cores they made LAPACK calls (the Jacobian's eigenvalues) up to 100x slower.
+# make -j starts the goals in this order, each when a job is free: longest first by measured times
+# (diffusion_fashion_mnist before deep_denoisers, so that memorization_detection, which reuses its
+# model, never waits), so that the two jobs end close together whatever the host's noise. Most of
+# an experiment's time is one thread, so JOBS = 2 suits 2 cores; JOBS=1 runs them one after
+# another. Each experiment prints its log when it finishes. OpenBLAS on one thread, for every
+# target: its idle threads spin, and with two jobs on two cores they made LAPACK calls (the
+# Jacobian's eigenvalues) over 100x slower.
 JOBS ?= 2
 OPENBLAS_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS

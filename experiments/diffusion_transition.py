@@ -9,9 +9,9 @@ authors' generalising recipe and step count on Fashion-MNIST and a longer, wider
 for accelerator hosts. Writes ``mixture.npz`` and ``fashion_mnist.npz`` (one row per model ×
 training snapshot) and ``config.json``; a rerun skips finished parts.
 
-For every training-set size n and width p, one sweep trains the multi-noise ReLU diffusion model
-on the first n rows of a shared array, with weight snapshots during training; a second sweep
-trains the same models on a disjoint array (the other half) for the two-model agreement test of
+For every width p, one sweep trains the multi-noise ReLU diffusion model on the first n rows of a
+shared array for every training-set size n, with weight snapshots during training; a second sweep
+per width trains the same models on a disjoint array (the other half) for the two-model agreement test of
 Kadkhodaie et al. (ICLR 2024). At every snapshot: 500 samples of the ancestral sampler (60
 geometric levels), labelled memorised by d₁/d₂ < 1/3 to the n distinct training rows in ℓ2 and on
 unit-norm rows; the same for the sampler driven by f_emp of the same n rows (the memorising
@@ -28,6 +28,7 @@ that samples have the data's scale and their log-likelihood under the true mixtu
 frequencies mean something. (b) Fashion-MNIST in [−1, 1] with the authors' σ range [0.02, 2].
 """
 
+import itertools
 import time
 from pathlib import Path
 
@@ -115,8 +116,7 @@ def measure(path: Path, train_a, train_b, test_x, cfg, widths, sizes, sampling: 
   emp_cache = {}
   reference_ll = np.nan if mixture is None else float(np.mean(dt.mixture_log_likelihood(test_x, mixture,
                                                                                          s["sigma_min"])))
-  for i, p in ((i, p) for i in range(len(sizes)) for p in widths):
-    n = int(sweeps[p][0].grid[i]["num_samples"])
+  for (i, n), p in itertools.product(enumerate(int(n) for n in sizes), widths):  # the rows' order
     x_n = train_a[:n]
     if n not in emp_cache:
       emp = np.asarray(emp_draw(jnp.asarray(x_n), key))

@@ -487,12 +487,12 @@ BAD_CALLS: dict[str, list[Bad]] = {
         Bad("sigmas 0", lambda f: dt.train_sweep(f.x, f.cfg, sigmas=[0.0]), "sigmas"),
         Bad("lams < 0", lambda f: dt.train_sweep(f.x, f.cfg, lams=[-1.0]), "lams"),
         Bad("widths 0", lambda f: dt.train_sweep(f.x, f.cfg, widths=[0]), "widths"),
-        Bad("config of the one-σ DAE for a deep model",
-            lambda f: dt.train_sweep(f.x, f.cfg, model=dt.deep_mlp_model(f.mlp)), "config.model"),
         Bad("widths 2.5", lambda f: dt.train_sweep(f.x, f.cfg, widths=[2.5]), "widths"),
         Bad("models_per_chunk 0", lambda f: dt.train_sweep(f.x, f.cfg, models_per_chunk=0), "models_per_chunk"),
         Bad("vectorize unknown", lambda f: dt.train_sweep(f.x, f.cfg, vectorize="pmap"), "vectorize"),
-        Bad("loop unknown", lambda f: dt.train_sweep(f.x, f.cfg, loop="while"), "loop")],
+        Bad("loop unknown", lambda f: dt.train_sweep(f.x, f.cfg, loop="while"), "loop"),
+        Bad("config of the one-σ DAE for a deep model",
+            lambda f: dt.train_sweep(f.x, f.cfg, model=dt.deep_mlp_model(f.mlp)), "config.model")],
     "make_grid": [
         Bad("config not a TrainConfig", lambda f: dt.make_grid({"width": 3}, 6), "config"),
         Bad("num_rows 0", lambda f: dt.make_grid(f.cfg, 0), "num_rows"),
@@ -523,7 +523,9 @@ BAD_CALLS: dict[str, list[Bad]] = {
     "make_trainer": [
         Bad("model not a Model", lambda f: dt.make_trainer("relu_dae", f.cfg, 3), "model"),
         Bad("cfg not a TrainConfig", lambda f: dt.make_trainer(dt.RELU_DAE, {"width": 3}, 3), "cfg"),
-        Bad("width_max 0", lambda f: dt.make_trainer(dt.RELU_DAE, f.cfg, 0), "width_max")],
+        Bad("width_max 0", lambda f: dt.make_trainer(dt.RELU_DAE, f.cfg, 0), "width_max"),
+        Bad("config of the one-σ DAE for a deep model", lambda f: dt.make_trainer(dt.deep_mlp_model(f.mlp), f.cfg, 3),
+            "config.model")],
     "make_optimizer": [
         Bad("cfg not a TrainConfig", lambda f: dt.make_optimizer({"optimizer": "adam"}), "cfg")],
     "model_spec": [

@@ -114,7 +114,23 @@ def test_jacobian_svd_of_a_linear_denoiser_is_its_matrix_svd():
   cos = abs(float(np.dot(np.asarray(out.top_direction, np.float64), u[:, 0])))
   assert cos > 1 - 1e-5, f"top direction must be A's first left singular vector up to sign, |cos| = {cos}"
   np.testing.assert_allclose(dt.jacobian_spectrum_of(lambda v, sigma: v @ jnp.asarray(a.T, jnp.float32), y, 0.5),
-                             s, rtol=1e-5, err_msg="jacobian_spectrum_of must agree with jacobian_svd_of")
+                             s, rtol=1e-5, err_msg="jacobian_spectrum_of must give A's singular values")
+
+
+def test_jacobian_svd_of_a_nonlinear_denoiser_is_taken_at_y_and_sigma_and_vmaps():
+  # D(y, σ) = tanh(A y)/(1 + σ²): J = diag(1 − tanh²(A y)) A/(1 + σ²). float64 reference by numpy.
+  rng = np.random.default_rng(4)
+  a = rng.standard_normal((6, 6)) / 2
+  ys = rng.standard_normal((3, 6))
+  denoise = lambda v, sigma: jnp.tanh(v @ jnp.asarray(a.T, jnp.float32)) / (1 + sigma ** 2)
+  out = jax.vmap(lambda v: dt.jacobian_svd_of(denoise, v, 0.7))(jnp.asarray(ys, jnp.float32))
+  chex.assert_shape([out.singular_values, out.top_direction], (3, 6))
+  for k, y in enumerate(ys):
+    u, s, _ = np.linalg.svd((1 - np.tanh(a @ y)[:, None] ** 2) * a / (1 + 0.7 ** 2))
+    np.testing.assert_allclose(out.singular_values[k], s, rtol=1e-4, atol=1e-6,
+                               err_msg=f"input {k}: singular values of J at y and sigma")
+    cos = abs(float(np.dot(np.asarray(out.top_direction[k], np.float64), u[:, 0])))
+    assert cos > 1 - 1e-4, f"input {k}: top direction must be J's first left singular vector, |cos| = {cos}"
 
 
 def test_effective_rank_of_known_spectra():

@@ -401,8 +401,8 @@ FINDINGS_QUOTES = [
      tuple(_mem(m, 8) for m in DD_MLPS) + (lambda s: max(_mem(m, 32)(s) for m in DD_MLPS),
                                            lambda s: max(_mem(m, 128)(s) for m in DD_MLPS), _no_copies_at(DD_MLPS)),
      (F3,) * 7 + (str,)),
-    ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised (every model's "
-     "copies) against generalised samples with AUROC {} and TPR at 1 % FPR {}", DD,
+    ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised (the copies of "
+     "every model and snapshot) against generalised samples with AUROC {} and TPR at 1 % FPR {}", DD,
      (_dd_best_unet_std, lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std")(s),
       lambda s: _det("unet", f"{_dd_best_unet_std(s)}/max/std", "tpr_at_1pct_fpr")(s)),
      ("`{}`".format, F3, F3)),

@@ -186,6 +186,7 @@ def make_trainer(model: Model, cfg: TrainConfig, width_max: int) -> Trainer:
     raise ValueError(f"model must be a Model, got {type(model).__name__}")
   if not isinstance(cfg, TrainConfig):
     raise ValueError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+  check_noise_range(model, cfg)
   width_max = checks.check_int("width_max", width_max)
   optimizer = make_optimizer(cfg)
   view = model.optimizer_view or (lambda p, c: p)
