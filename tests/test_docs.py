@@ -155,14 +155,9 @@ def _det(model: str, key: str, field: str = "auroc", within: str | None = None):
   return pick
 
 
-def _no_copies_at(models):
-  """The largest n (as written, "1,797") at which every step of every given model copies nothing."""
-  def pick(s):
-    sizes = {int(k.split(",")[0][2:]) for k in s[models[0]]["memorized_fraction"]}
-    n = max(sizes)
-    copies = [v for m in models for k, v in s[m]["memorized_fraction"].items() if k.startswith(f"n={n},")]
-    return f"{n:,}" if copies and max(copies) == 0 else f"<copies at n = {n}: {copies}>"
-  return pick
+def _n_of(stage: str) -> int:
+  """n of a deep_denoisers stage key "n=…,step=…"."""
+  return int(stage.split(",")[0].removeprefix("n="))
 
 
 def _first_n_without_copies(models):
@@ -171,8 +166,7 @@ def _first_n_without_copies(models):
     copies = {}
     for m in models:
       for k, v in s[m]["memorized_fraction"].items():
-        n = int(k.split(",")[0][2:])
-        copies[n] = max(copies.get(n, 0.0), v)
+        copies[_n_of(k)] = max(copies.get(_n_of(k), 0.0), v)
     clean = [n for n in sorted(copies) if all(copies[m] == 0 for m in copies if m >= n)]
     return f"{clean[0]:,}" if clean else f"<copies at every n: {copies}>"
   return pick
@@ -180,8 +174,7 @@ def _first_n_without_copies(models):
 
 def _dd_transition(s) -> str:
   """The U-Net's stage at the largest n whose last step has its own detection numbers."""
-  last = [k for k in s["unet"]["within_model"] if k == _stage(s, "unet", int(k.split(",")[0][2:]))]
-  return max(last, key=lambda k: int(k.split(",")[0][2:]))
+  return max((k for k in s["unet"]["within_model"] if k == _stage(s, "unet", _n_of(k))), key=_n_of)
 
 
 def _dd_best_unet_std(s) -> str:
@@ -399,7 +392,7 @@ FINDINGS_QUOTES = [
     ("n = 8, {} (L = 2), {} (L = 3) and {} (L = 4); residual skips cut L = 3 to {}, no biases to {}; at n = 32 at "
      "most {}, at n = 128 at most {}, and none at n = {}.", DD,
      tuple(_mem(m, 8) for m in DD_MLPS) + (lambda s: max(_mem(m, 32)(s) for m in DD_MLPS),
-                                           lambda s: max(_mem(m, 128)(s) for m in DD_MLPS), _no_copies_at(DD_MLPS)),
+                                           lambda s: max(_mem(m, 128)(s) for m in DD_MLPS), _first_n_without_copies(DD_MLPS)),
      (F3,) * 7 + (str,)),
     ("the spiky signature sits in the last decoder block ({}): its max-pooled Std flags memorised (the copies of "
      "every model and snapshot) against generalised samples with AUROC {} and TPR at 1 % FPR {}", DD,
@@ -422,7 +415,7 @@ FINDINGS_QUOTES = [
      (_g, _g, F3, F3, F3)),
     ("within the n = {} model after its last step ({} copies, {} not) no layer's max-pooled Std exceeds AUROC {}, and "
      "the denoising error gives {}; only the nearest-neighbour oracle separates them ({}).", DD,
-     (lambda s: _dd_transition(s).split(",")[0][2:],
+     (lambda s: _n_of(_dd_transition(s)),
       lambda s: s["unet"]["within_model"][_dd_transition(s)]["num_memorized"],
       lambda s: s["unet"]["within_model"][_dd_transition(s)]["num_other"],
       lambda s: max(_det("unet", f"{l}/max/std", within=_dd_transition(s))(s) for l in s["unet"]["layers"]),
