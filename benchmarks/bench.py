@@ -1092,7 +1092,10 @@ def machine_text(results: dict) -> str:
     return f"{info['device_kind']} ({info['platform']}, {info['cpu_count']} cores, {info['machine']}), JAX {info['jax']}"
   ext = info.get("vector_extensions")
   if ext:
-    ext_text = "vector extensions " + (", ".join(f for f, on in ext.items() if on) or "none of those checked")
+    # In VECTOR_EXTENSIONS' order: results files store the flags with sorted keys.
+    known = [f for flags in VECTOR_EXTENSIONS.values() for f in flags]
+    present = sorted((f for f, on in ext.items() if on), key=lambda f: known.index(f) if f in known else len(known))
+    ext_text = "vector extensions " + (", ".join(present) or "none of those checked")
     if info["machine"] in ("x86_64", "AMD64") and not ext.get("avx512f"):
       ext_text += ", no AVX-512"
   else:
@@ -1190,6 +1193,15 @@ def write_accelerator_markdown(results: dict, path: Path) -> None:
                       f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
 
+def _threads(count: int) -> str:
+  return f"{count} thread{'s' if count > 1 else ''}"
+
+
+def _faster_threads(count: int, cores) -> str:
+  """Which thread count a PyTorch baseline ran on (it takes the faster of 1 and one per core)."""
+  return f"{_threads(count)}: the faster of 1 and {cores}"
+
+
 def write_diffusion_markdown(results: dict, path: Path) -> None:
   """This machine's table in the diffusion section of BENCHMARKS.md."""
   r = results["diffusion"]
@@ -1202,8 +1214,7 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
   cores = results["device"]["cpu_count"]
   if "torch_steps_per_s" in one:
     threads = one.get("torch_threads")
-    label = "PyTorch (authors'-style loop" + (f", {threads} thread{'s' if threads > 1 else ''}: the faster "
-                                            f"of 1 and {cores}" if threads else "") + "), same rounds"
+    label = "PyTorch (authors'-style loop" + (f", {_faster_threads(threads, cores)}" if threads else "") + "), same rounds"
     row("diffusion, one model, steps/s", one["jax_steps_per_s"], label, one["torch_steps_per_s"], 2.0)
   if "matmul_limit_steps_per_s" in one:
     row("diffusion, one model, steps/s", one["jax_steps_per_s"], "matmul-bound limit, same rounds",
@@ -1251,8 +1262,8 @@ def write_diffusion_markdown(results: dict, path: Path) -> None:
                f"float64 agree to max |Δparam| = {worst:.1e} (W, time MLP and skip).")
   per_thread = sorted((int(n.split("_")[1]), v) for n, v in one.items() if n.endswith("_threads_steps_per_s"))
   if per_thread:
-    header += (" PyTorch's loop ran at " + " and ".join(f"{v:.4g} steps/s on {t} thread{'s' if t > 1 else ''}"
-                                                        for t, v in per_thread) + " (same rounds).")
+    header += (" PyTorch's loop ran at " + " and ".join(f"{v:.4g} steps/s on {_threads(t)}" for t, v in per_thread)
+               + " (same rounds).")
   write_machine_block(path, "diffusion", results["machine_kind"],
                       f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
@@ -1266,8 +1277,8 @@ def write_deep_markdown(results: dict, path: Path) -> None:
   if "torch_steps_per_s" in one:
     threads = one["torch_threads"]
     row = table_row("U-Net, one model (`dt.train_model`), steps/s", one["jax_steps_per_s"],
-                    f"PyTorch, same architecture ({threads} thread{'s' if threads > 1 else ''}: the faster of 1 "
-                    f"and {cores}), same rounds", one["torch_steps_per_s"], 1.0)
+                    f"PyTorch, same architecture ({_faster_threads(threads, cores)}), same rounds",
+                    one["torch_steps_per_s"], 1.0)
     lines.append(row)
   if "sweep" in r:
     s = r["sweep"]
@@ -1319,7 +1330,7 @@ def write_deep_markdown(results: dict, path: Path) -> None:
   probes = sorted((int(n.split("_")[1]), v) for n, v in one.items() if n.endswith("_probe_steps_per_s"))
   if probes:
     header += (f" PyTorch's thread count was picked by a probe of {UNET_TORCH_PROBE} steps: "
-               + " and ".join(f"{v:.3g} steps/s on {t} thread{'s' if t > 1 else ''}" for t, v in probes) + ".")
+               + " and ".join(f"{v:.3g} steps/s on {_threads(t)}" for t, v in probes) + ".")
   write_machine_block(path, "deep", results["machine_kind"],
                       f"### {results['machine_kind']}\n\n{header}\n\n" + "\n".join(lines))
 
@@ -1338,9 +1349,7 @@ def write_markdown(results: dict, path: Path) -> None:
     lines.append(table_row(*args, **kwargs))
 
   def threads(count) -> str:
-    """Which thread count the PyTorch baseline ran on (recorded since it takes the faster of two)."""
-    return f", {count} thread{'s' if count > 1 else ''}: the faster of 1 and {r['device'].get('cpu_count', 'all')}" if count \
-        else ""
+    return f", {_faster_threads(count, r['device'].get('cpu_count', 'all'))}" if count else ""
 
   for sampler in SAMPLERS_DEFAULT_FIRST:
     rate, name = one[f"jax_steps_per_s_{sampler}"], f"one model ({sampler_label(sampler)}), steps/s"
